@@ -1,0 +1,373 @@
+//! The events `lifeboat-snapshot` accepts, parsed into one `Request`.
+//!
+//! Each shape is recognised by what it must carry, then parsed strictly, so a
+//! mistyped manual request is an error that says what is wrong, never a
+//! fallback to "snapshot everything".
+
+use aws_lambda_events::cloudwatch_alarms::{
+    CloudWatchAlarm, CloudWatchAlarmData, CloudWatchAlarmStateValue,
+};
+use aws_lambda_events::cloudwatch_events::CloudWatchEvent;
+use chrono::{DateTime, Utc};
+use lifeboat::identifier;
+use lifeboat::model::DatabaseKind;
+use lifeboat::outcome::{Trigger, TriggerKind};
+use lifeboat::selection::{DbRef, Scope};
+use lifeboat::Error;
+use serde::Deserialize;
+use serde_json::Value;
+
+pub const SCHEDULED_EVENT: &str = "Scheduled Event";
+pub const ALARM_STATE_CHANGE: &str = "CloudWatch Alarm State Change";
+
+const ACCEPTED: &str = "a \"Scheduled Event\", {} from EventBridge Scheduler, a \
+    \"CloudWatch Alarm State Change\" event, a CloudWatch alarm action payload \
+    (alarmArn, alarmData), or {\"databases\": [...], \"reason\": \"...\"}";
+
+/// What an event asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    pub trigger: Trigger,
+    /// The recovery point time: the event's `time`, or now.
+    pub recovery_point: DateTime<Utc>,
+    /// `None`: nothing to do (an alarm that is not in ALARM), with `note`
+    /// saying why.
+    pub scope: Option<Scope>,
+    pub note: Option<String>,
+}
+
+/// `{"databases": [...], "reason": "..."}`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ManualRequest {
+    databases: Vec<String>,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+type AlarmDetail = CloudWatchAlarmData<Value, Value>;
+
+pub fn parse(payload: &Value, now: DateTime<Utc>) -> Result<Request, Error> {
+    let Some(object) = payload.as_object() else {
+        return Err(invalid(format!(
+            "expected a JSON object, got {}; accepted: {ACCEPTED}",
+            kind_of(payload)
+        )));
+    };
+    if object.is_empty() {
+        return Ok(scheduled(None, now));
+    }
+    if let Some(detail_type) = object.get("detail-type") {
+        return match detail_type.as_str() {
+            Some(SCHEDULED_EVENT) => {
+                let event: CloudWatchEvent<Value> = from_value(payload, SCHEDULED_EVENT)?;
+                Ok(scheduled(event.id, event.time))
+            }
+            Some(ALARM_STATE_CHANGE) => {
+                let event: CloudWatchEvent<AlarmDetail> = from_value(payload, ALARM_STATE_CHANGE)?;
+                let detail = event
+                    .detail
+                    .ok_or_else(|| invalid(format!("{ALARM_STATE_CHANGE} event has no detail")))?;
+                alarm(event.id, event.time, &detail)
+            }
+            _ => Err(invalid(format!(
+                "unsupported detail-type {detail_type}; accepted: {ACCEPTED}"
+            ))),
+        };
+    }
+    if object.contains_key("alarmData") {
+        let alarm_event: CloudWatchAlarm<Value, Value> =
+            from_value(payload, "CloudWatch alarm action")?;
+        return alarm(None, alarm_event.time, &alarm_event.alarm_data);
+    }
+    if object.contains_key("databases") {
+        let manual: ManualRequest = from_value(payload, "manual request")?;
+        return manual_request(manual, now);
+    }
+    let fields: Vec<&str> = object.keys().map(String::as_str).collect();
+    Err(invalid(format!(
+        "unrecognised event with fields {fields:?}; accepted: {ACCEPTED}"
+    )))
+}
+
+fn scheduled(event_id: Option<String>, time: DateTime<Utc>) -> Request {
+    Request {
+        trigger: Trigger {
+            kind: TriggerKind::Schedule,
+            event_id,
+            alarm_name: None,
+            reason: None,
+        },
+        recovery_point: time,
+        scope: Some(Scope::Selected),
+        note: None,
+    }
+}
+
+fn alarm(
+    event_id: Option<String>,
+    time: DateTime<Utc>,
+    data: &AlarmDetail,
+) -> Result<Request, Error> {
+    let trigger = Trigger {
+        kind: TriggerKind::Alarm,
+        event_id,
+        alarm_name: Some(data.alarm_name.clone()),
+        reason: None,
+    };
+    let state = data.state.as_ref().map(|s| s.value.clone());
+    if state != Some(CloudWatchAlarmStateValue::Alarm) {
+        let state = match state {
+            Some(CloudWatchAlarmStateValue::Ok) => "OK",
+            Some(CloudWatchAlarmStateValue::InsufficientData) => "INSUFFICIENT_DATA",
+            _ => "unknown",
+        };
+        return Ok(Request {
+            trigger,
+            recovery_point: time,
+            scope: None,
+            note: Some(format!(
+                "alarm {} is in state {state}, not ALARM: nothing to snapshot",
+                data.alarm_name
+            )),
+        });
+    }
+    let refs = alarm_databases(&data.configuration)?;
+    Ok(Request {
+        trigger,
+        recovery_point: time,
+        scope: Some(if refs.is_empty() {
+            Scope::Selected
+        } else {
+            Scope::Named(refs)
+        }),
+        note: None,
+    })
+}
+
+/// The DBs an alarm's metrics name through their `DBInstanceIdentifier` or
+/// `DBClusterIdentifier` dimensions. Metric-math alarms can name several.
+fn alarm_databases(configuration: &Value) -> Result<Vec<DbRef>, Error> {
+    let mut refs: Vec<DbRef> = Vec::new();
+    let metrics = configuration
+        .get("metrics")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    for metric in metrics {
+        let dimensions = metric.pointer("/metricStat/metric/dimensions");
+        for (dimension, kind) in [
+            ("DBInstanceIdentifier", DatabaseKind::Instance),
+            ("DBClusterIdentifier", DatabaseKind::Cluster),
+        ] {
+            if let Some(name) = dimensions
+                .and_then(|d| d.get(dimension))
+                .and_then(Value::as_str)
+            {
+                let identifier = identifier::validate(dimension, name)?;
+                let r = DbRef {
+                    identifier,
+                    kind: Some(kind),
+                };
+                if !refs.contains(&r) {
+                    refs.push(r);
+                }
+            }
+        }
+    }
+    Ok(refs)
+}
+
+fn manual_request(manual: ManualRequest, now: DateTime<Utc>) -> Result<Request, Error> {
+    if manual.databases.is_empty() {
+        return Err(invalid(
+            "\"databases\" is empty: name at least one DB instance or DB cluster".to_string(),
+        ));
+    }
+    let mut refs: Vec<DbRef> = Vec::new();
+    for name in &manual.databases {
+        let r = DbRef {
+            identifier: identifier::validate("database", name)?,
+            kind: None,
+        };
+        if !refs.contains(&r) {
+            refs.push(r);
+        }
+    }
+    Ok(Request {
+        trigger: Trigger {
+            kind: TriggerKind::Manual,
+            event_id: None,
+            alarm_name: None,
+            reason: manual.reason,
+        },
+        recovery_point: now,
+        scope: Some(Scope::Named(refs)),
+        note: None,
+    })
+}
+
+fn from_value<T: serde::de::DeserializeOwned>(payload: &Value, what: &str) -> Result<T, Error> {
+    T::deserialize(payload).map_err(|e| invalid(format!("malformed {what}: {e}")))
+}
+
+fn invalid(message: String) -> Error {
+    Error::InvalidEvent(message)
+}
+
+fn kind_of(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use std::path::PathBuf;
+
+    fn sample(name: &str) -> Value {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../events")
+            .join(name);
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 26, 12, 0, 0).unwrap()
+    }
+
+    fn named(kind: Option<DatabaseKind>, ids: &[&str]) -> Option<Scope> {
+        Some(Scope::Named(
+            ids.iter()
+                .map(|id| DbRef {
+                    identifier: id.to_string(),
+                    kind,
+                })
+                .collect(),
+        ))
+    }
+
+    #[test]
+    fn a_scheduled_event_covers_every_selected_db_at_its_time() {
+        let request = parse(&sample("snapshot-scheduled.json"), now()).unwrap();
+        assert_eq!(request.trigger.kind, TriggerKind::Schedule);
+        assert!(request.trigger.event_id.is_some());
+        assert_eq!(
+            request.recovery_point,
+            Utc.with_ymd_and_hms(2026, 11, 24, 4, 0, 0).unwrap()
+        );
+        assert_eq!(request.scope, Some(Scope::Selected));
+    }
+
+    #[test]
+    fn an_empty_object_is_a_scheduler_run_now() {
+        let request = parse(&sample("snapshot-scheduler.json"), now()).unwrap();
+        assert_eq!(request.trigger.kind, TriggerKind::Schedule);
+        assert_eq!(request.recovery_point, now());
+        assert_eq!(request.scope, Some(Scope::Selected));
+    }
+
+    #[test]
+    fn an_alarm_names_the_db_in_its_dimensions() {
+        let request = parse(&sample("snapshot-alarm.json"), now()).unwrap();
+        assert_eq!(request.trigger.kind, TriggerKind::Alarm);
+        assert_eq!(
+            request.trigger.alarm_name.as_deref(),
+            Some("lifeboat-orders-cpu")
+        );
+        assert_eq!(
+            request.recovery_point,
+            Utc.with_ymd_and_hms(2026, 11, 24, 4, 17, 0).unwrap()
+        );
+        assert_eq!(
+            request.scope,
+            named(Some(DatabaseKind::Instance), &["orders"])
+        );
+
+        let request = parse(&sample("snapshot-alarm-action.json"), now()).unwrap();
+        assert_eq!(
+            request.trigger.alarm_name.as_deref(),
+            Some("lifeboat-ledger-freeable-memory")
+        );
+        assert_eq!(
+            request.recovery_point,
+            Utc.with_ymd_and_hms(2026, 11, 24, 4, 21, 0).unwrap()
+        );
+        assert_eq!(
+            request.scope,
+            named(Some(DatabaseKind::Cluster), &["ledger"])
+        );
+    }
+
+    #[test]
+    fn an_alarm_without_db_dimensions_covers_every_selected_db() {
+        let mut event = sample("snapshot-alarm.json");
+        event["detail"]["configuration"]["metrics"][0]["metricStat"]["metric"]["dimensions"] =
+            serde_json::json!({"EngineName": "postgres"});
+        let request = parse(&event, now()).unwrap();
+        assert_eq!(request.scope, Some(Scope::Selected));
+    }
+
+    #[test]
+    fn an_alarm_naming_an_invalid_identifier_is_refused() {
+        let mut event = sample("snapshot-alarm.json");
+        event["detail"]["configuration"]["metrics"][0]["metricStat"]["metric"]["dimensions"] =
+            serde_json::json!({"DBInstanceIdentifier": "bad_name"});
+        let err = parse(&event, now()).unwrap_err().to_string();
+        assert!(
+            err.contains("DBInstanceIdentifier") && err.contains("bad_name"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn an_alarm_that_is_not_in_alarm_does_nothing() {
+        let request = parse(&sample("snapshot-alarm-ok.json"), now()).unwrap();
+        assert_eq!(request.scope, None);
+        assert!(request.note.unwrap().contains("state OK"));
+    }
+
+    #[test]
+    fn a_manual_request_names_dbs_once_each() {
+        let request = parse(
+            &serde_json::json!({"databases": ["orders", "Ledger", "orders"], "reason": "pre-migration"}),
+            now(),
+        )
+        .unwrap();
+        assert_eq!(request.trigger.kind, TriggerKind::Manual);
+        assert_eq!(request.trigger.reason.as_deref(), Some("pre-migration"));
+        assert_eq!(request.recovery_point, now());
+        assert_eq!(request.scope, named(None, &["orders", "ledger"]));
+        assert!(parse(&sample("snapshot-manual.json"), now()).is_ok());
+    }
+
+    #[test]
+    fn anything_else_is_an_error_that_says_what_is_accepted() {
+        for payload in [
+            serde_json::json!(null),
+            serde_json::json!("orders"),
+            serde_json::json!({"database": "orders"}),
+            serde_json::json!({"detail-type": "RDS DB Snapshot Event"}),
+        ] {
+            let err = parse(&payload, now()).unwrap_err();
+            assert_eq!(err.kind(), "InvalidEvent");
+            assert!(err.to_string().contains("accepted:"), "{err}");
+        }
+        let err = parse(
+            &serde_json::json!({"detail-type": "Scheduled Event"}),
+            now(),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("malformed Scheduled Event"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,199 @@
+//! `lifeboat-snapshot`: snapshots the selected DB instances and Aurora
+//! clusters, records each snapshot in the catalog and announces it.
+//!
+//! Fired by an EventBridge schedule, a CloudWatch alarm, or by hand. One
+//! outcome per DB; a failing DB never stops the others, and the invocation
+//! ends in an error listing the failures once the rest are done.
+
+pub mod event;
+
+use chrono::Utc;
+use futures_util::{stream, StreamExt};
+use lambda_runtime::LambdaEvent;
+use lifeboat::catalog::{self, Catalog, Record, RecordKind, SnapshotRecord};
+use lifeboat::model::Database;
+use lifeboat::outcome::{Entry, Outcome, Summary};
+use lifeboat::publisher::{Event, Publisher};
+use lifeboat::{naming, rds, selection, tags, Context, Error};
+use serde_json::{json, Value};
+use tracing::Instrument;
+
+use crate::event::Request;
+
+pub const FUNCTION: &str = "snapshot";
+
+/// The Lambda handler: parse, act, summarise.
+pub async fn handle(ctx: &Context, event: LambdaEvent<Value>) -> Result<Summary, Error> {
+    let span = tracing::info_span!("invocation", request_id = %event.context.request_id);
+    async {
+        let request = event::parse(&event.payload, Utc::now()).inspect_err(|e| {
+            tracing::error!(error = %e, "refused the event; nothing was done");
+        })?;
+        let summary = run(ctx, request).await?;
+        tracing::info!(
+            summary = %serde_json::to_string(&summary).unwrap_or_default(),
+            "done"
+        );
+        summary.into_result()
+    }
+    .instrument(span)
+    .await
+}
+
+/// Snapshots what `request` asks for and returns one outcome per DB.
+pub async fn run(ctx: &Context, request: Request) -> Result<Summary, Error> {
+    let Some(scope) = &request.scope else {
+        let note = request.note.clone().unwrap_or_default();
+        tracing::info!("{note}");
+        return Ok(Summary::new(FUNCTION, Some(request.trigger), Vec::new()).with_message(note));
+    };
+
+    let fleet = rds::describe_fleet(&ctx.clients.rds).await?;
+    let selection = selection::select(&fleet, scope, &ctx.config.select_tag);
+    let catalog = Catalog::new(ctx);
+
+    let results: Vec<(Entry, Event)> = stream::iter(selection.targets)
+        .map(|db| snapshot_one(ctx, &catalog, &request, db))
+        .buffer_unordered(ctx.config.concurrency)
+        .collect()
+        .await;
+
+    let mut outcomes = selection.outcomes;
+    let mut events = Vec::new();
+    for (entry, event) in results {
+        // A redelivered event finds its snapshot already there: nothing new
+        // happened, so nothing new is announced.
+        if entry.outcome != Outcome::Exists {
+            events.push(event);
+        }
+        outcomes.push(entry);
+    }
+    for entry in &outcomes {
+        tracing::info!(
+            database = %entry.database,
+            outcome = entry.outcome.name(),
+            snapshot_id = entry.snapshot_id.as_deref().unwrap_or(""),
+            detail = %outcome_detail(&entry.outcome),
+            "outcome"
+        );
+    }
+
+    let mut summary = Summary::new(FUNCTION, Some(request.trigger.clone()), outcomes);
+    summary.errors = Publisher::new(ctx).publish(&events).await;
+    Ok(summary)
+}
+
+fn outcome_detail(outcome: &Outcome) -> &str {
+    match outcome {
+        Outcome::Deferred { reason } | Outcome::Kept { reason } | Outcome::Skipped { reason } => {
+            reason
+        }
+        Outcome::Failed { error } => error,
+        _ => "",
+    }
+}
+
+/// Takes one DB's snapshot and writes its record; the outcome and the event
+/// to announce it.
+async fn snapshot_one(
+    ctx: &Context,
+    catalog: &Catalog,
+    request: &Request,
+    db: &Database,
+) -> (Entry, Event) {
+    let region = &ctx.config.region;
+    let snapshot_id = naming::snapshot_identifier(&db.identifier, request.recovery_point);
+    let entry = |outcome| {
+        Entry::new(&db.identifier, outcome)
+            .kind(db.kind)
+            .snapshot(&snapshot_id)
+    };
+    let failed = |error: &Error| {
+        (
+            entry(Outcome::failed(error)),
+            Event {
+                detail_type: "Snapshot Failed",
+                resources: vec![db.arn.clone()],
+                detail: json!({
+                    "database": db.identifier,
+                    "database_kind": db.kind,
+                    "snapshot_id": snapshot_id,
+                    "region": region,
+                    "trigger": request.trigger,
+                    "error": error.to_string(),
+                }),
+            },
+        )
+    };
+
+    let tags = tags::snapshot_tags(
+        &db.identifier,
+        region,
+        request.trigger.kind,
+        request.recovery_point,
+    );
+    let snapshot = match rds::create_snapshot(&ctx.clients.rds, db, &snapshot_id, &tags).await {
+        Ok(snapshot) => snapshot,
+        Err(e) => return failed(&e),
+    };
+
+    let record = Record::new(
+        RecordKind::Snapshot,
+        Utc::now(),
+        SnapshotRecord {
+            snapshot_id: snapshot_id.clone(),
+            snapshot_arn: snapshot.arn.clone(),
+            source_region: region.clone(),
+            database: db.identifier.clone(),
+            database_kind: db.kind,
+            engine: db.engine.clone(),
+            engine_version: db.engine_version.clone(),
+            encrypted: db.encrypted,
+            kms_key_id: db.kms_key_id.clone(),
+            recovery_point_time: request.recovery_point,
+            trigger: request.trigger.clone(),
+            config: db.config.clone(),
+        },
+    );
+    let key = catalog::snapshot_key(
+        catalog.prefix(),
+        region,
+        &db.identifier,
+        request.recovery_point,
+        &snapshot_id,
+    );
+    if let Err(e) = catalog.put_new(&key, &record).await {
+        // The snapshot exists but is not in the catalog; a retry of this
+        // event finds the snapshot and writes the missing record.
+        let e = Error::Aws {
+            operation: "PutObject",
+            code: e.aws_code().unwrap_or("CatalogWrite").to_string(),
+            message: format!("snapshot {snapshot_id} was started but its catalog record {key} was not written: {e}"),
+        };
+        return failed(&e);
+    }
+
+    let outcome = if snapshot.created {
+        Outcome::Created
+    } else {
+        Outcome::Exists
+    };
+    (
+        entry(outcome),
+        Event {
+            detail_type: "Snapshot Started",
+            resources: vec![db.arn.clone(), snapshot.arn.clone()],
+            detail: json!({
+                "database": db.identifier,
+                "database_kind": db.kind,
+                "snapshot_id": snapshot_id,
+                "snapshot_arn": snapshot.arn,
+                "status": snapshot.status,
+                "region": region,
+                "recovery_point_time": request.recovery_point,
+                "trigger": request.trigger,
+                "catalog_key": key,
+            }),
+        },
+    )
+}

@@ -1,0 +1,204 @@
+//! The S3 catalog: one immutable JSON record per thing that happened.
+//!
+//! Records are written with `If-None-Match: *`, so a record is never
+//! rewritten: a redelivered event finds its record already there and moves
+//! on, and the bucket can run with versioning and Object Lock.
+//!
+//! Key layout (under `LIFEBOAT_CATALOG_PREFIX`):
+//!
+//! ```text
+//! snapshots/<source-region>/<database>/<inverted-time>-<snapshot-id>.json
+//! ```
+//!
+//! `<inverted-time>` is `9999999999 - <recovery point, Unix seconds>`, ten
+//! digits, so S3's ascending listing returns the newest snapshot of a DB
+//! first: "the latest snapshot of orders" is one `ListObjectsV2` call with
+//! `max-keys=1`.
+
+use aws_sdk_s3::primitives::ByteStream;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::context::Context;
+use crate::error::Error;
+use crate::model::{DatabaseConfig, DatabaseKind};
+use crate::outcome::Trigger;
+
+pub const SCHEMA: &str = "lifeboat/v1";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RecordKind {
+    Snapshot,
+    Copy,
+    Deletion,
+    Restore,
+}
+
+/// The envelope every record shares.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record<T> {
+    pub schema: String,
+    pub kind: RecordKind,
+    pub recorded_at: DateTime<Utc>,
+    #[serde(flatten)]
+    pub body: T,
+}
+
+impl<T> Record<T> {
+    pub fn new(kind: RecordKind, recorded_at: DateTime<Utc>, body: T) -> Self {
+        Record {
+            schema: SCHEMA.to_string(),
+            kind,
+            recorded_at,
+            body,
+        }
+    }
+}
+
+/// `kind: "snapshot"`: a snapshot Lifeboat took, and what a restore needs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SnapshotRecord {
+    pub snapshot_id: String,
+    pub snapshot_arn: String,
+    pub source_region: String,
+    pub database: String,
+    pub database_kind: DatabaseKind,
+    pub engine: String,
+    pub engine_version: String,
+    pub encrypted: bool,
+    pub kms_key_id: Option<String>,
+    pub recovery_point_time: DateTime<Utc>,
+    pub trigger: Trigger,
+    pub config: DatabaseConfig,
+}
+
+const NEWEST_FIRST_BASE: i64 = 9_999_999_999;
+
+/// Where a snapshot record lives; see the module docs for the layout.
+pub fn snapshot_key(
+    prefix: &str,
+    source_region: &str,
+    database: &str,
+    recovery_point: DateTime<Utc>,
+    snapshot_id: &str,
+) -> String {
+    let inverted = (NEWEST_FIRST_BASE - recovery_point.timestamp()).clamp(0, NEWEST_FIRST_BASE);
+    format!(
+        "{}{inverted:010}-{snapshot_id}.json",
+        snapshot_prefix(prefix, source_region, database)
+    )
+}
+
+/// The key prefix under which all snapshot records of one DB sort newest
+/// first.
+pub fn snapshot_prefix(prefix: &str, source_region: &str, database: &str) -> String {
+    format!("{prefix}snapshots/{source_region}/{database}/")
+}
+
+/// Whether a write made a new record or found one already there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written {
+    New,
+    AlreadyRecorded,
+}
+
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    s3: aws_sdk_s3::Client,
+    bucket: String,
+    prefix: String,
+}
+
+impl Catalog {
+    pub fn new(ctx: &Context) -> Self {
+        Catalog {
+            s3: ctx.clients.s3.clone(),
+            bucket: ctx.config.catalog_bucket.clone(),
+            prefix: ctx.config.catalog_prefix.clone(),
+        }
+    }
+
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    pub fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
+    /// Writes `record` at `key` unless something is there already.
+    pub async fn put_new<T: Serialize>(&self, key: &str, record: &T) -> Result<Written, Error> {
+        let body = serde_json::to_vec_pretty(record).map_err(|e| Error::Aws {
+            operation: "PutObject",
+            code: "Serialization".to_string(),
+            message: e.to_string(),
+        })?;
+        let sent = self
+            .s3
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type("application/json")
+            .if_none_match("*")
+            .body(ByteStream::from(body))
+            .send()
+            .await;
+        match sent {
+            Ok(_) => Ok(Written::New),
+            // 412: an object is there already. 409: a concurrent write of the
+            // same key won the race; either way the record exists.
+            Err(e)
+                if matches!(
+                    e.raw_response().map(|r| r.status().as_u16()),
+                    Some(412 | 409)
+                ) =>
+            {
+                Ok(Written::AlreadyRecorded)
+            }
+            Err(e) => Err(Error::aws("PutObject", e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn newer_snapshots_sort_first() {
+        let key = |h| {
+            snapshot_key(
+                "prod/",
+                "us-east-1",
+                "orders",
+                Utc.with_ymd_and_hms(2026, 11, 24, h, 0, 0).unwrap(),
+                "lifeboat-orders-x",
+            )
+        };
+        let (early, late) = (key(3), key(4));
+        assert!(late < early, "{late} should sort before {early}");
+        assert!(early.starts_with("prod/snapshots/us-east-1/orders/"));
+        assert!(early.ends_with("-lifeboat-orders-x.json"));
+    }
+
+    #[test]
+    fn the_envelope_is_flat_json() {
+        #[derive(Serialize)]
+        struct Body {
+            snapshot_id: &'static str,
+        }
+        let when = Utc.with_ymd_and_hms(2026, 11, 24, 4, 0, 0).unwrap();
+        let json = serde_json::to_value(Record::new(
+            RecordKind::Snapshot,
+            when,
+            Body { snapshot_id: "s" },
+        ))
+        .unwrap();
+        assert_eq!(json["schema"], "lifeboat/v1");
+        assert_eq!(json["kind"], "snapshot");
+        assert_eq!(json["recorded_at"], "2026-11-24T04:00:00Z");
+        assert_eq!(json["snapshot_id"], "s");
+    }
+}

@@ -1,0 +1,128 @@
+//! The domain's view of RDS: databases and the configuration a restore needs.
+//!
+//! These are plain data, filled in by the `rds` adapter and read by the pure
+//! decision modules and the catalog.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// What kind of thing a Lifeboat "database" is in RDS's terms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DatabaseKind {
+    /// A DB instance that is not a member of a DB cluster.
+    Instance,
+    /// A DB cluster (Aurora, or a Multi-AZ DB cluster).
+    Cluster,
+}
+
+impl DatabaseKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DatabaseKind::Instance => "instance",
+            DatabaseKind::Cluster => "cluster",
+        }
+    }
+}
+
+/// A DB instance or DB cluster as described by RDS.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Database {
+    pub identifier: String,
+    pub kind: DatabaseKind,
+    pub arn: String,
+    pub engine: String,
+    pub engine_version: String,
+    pub status: String,
+    pub encrypted: bool,
+    pub kms_key_id: Option<String>,
+    pub tags: BTreeMap<String, String>,
+    /// For a DB instance that belongs to a DB cluster: the cluster's
+    /// identifier. Such an instance is covered by its cluster's snapshot.
+    pub member_of: Option<String>,
+    pub config: DatabaseConfig,
+}
+
+/// What a restore needs to rebuild the DB as it was.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum DatabaseConfig {
+    Cluster(ClusterConfig),
+    Instance(InstanceConfig),
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct InstanceConfig {
+    pub instance_class: String,
+    pub storage_type: Option<String>,
+    pub allocated_storage_gib: Option<i32>,
+    pub max_allocated_storage_gib: Option<i32>,
+    pub iops: Option<i32>,
+    pub storage_throughput: Option<i32>,
+    pub port: Option<i32>,
+    pub multi_az: bool,
+    pub availability_zone: Option<String>,
+    pub parameter_group: Option<String>,
+    pub option_group: Option<String>,
+    pub subnet_group: Option<String>,
+    pub vpc_security_group_ids: Vec<String>,
+    pub iam_database_authentication: bool,
+    pub deletion_protection: bool,
+    pub publicly_accessible: bool,
+    pub copy_tags_to_snapshot: bool,
+    pub license_model: Option<String>,
+    pub ca_certificate_identifier: Option<String>,
+    pub tags: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ClusterConfig {
+    pub engine_mode: Option<String>,
+    /// Set for Multi-AZ DB clusters, which have a cluster-level class.
+    pub cluster_instance_class: Option<String>,
+    pub storage_type: Option<String>,
+    pub allocated_storage_gib: Option<i32>,
+    pub iops: Option<i32>,
+    pub port: Option<i32>,
+    pub parameter_group: Option<String>,
+    pub subnet_group: Option<String>,
+    pub vpc_security_group_ids: Vec<String>,
+    pub iam_database_authentication: bool,
+    pub deletion_protection: bool,
+    pub serverless_v2_scaling: Option<ServerlessV2Scaling>,
+    pub tags: BTreeMap<String, String>,
+    pub members: Vec<ClusterMember>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ServerlessV2Scaling {
+    pub min_capacity: Option<f64>,
+    pub max_capacity: Option<f64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ClusterMember {
+    pub instance_identifier: String,
+    /// None when the member instance was not in the same describe (it was
+    /// being deleted, say); a restore then needs an override.
+    pub instance_class: Option<String>,
+    pub is_writer: bool,
+    pub promotion_tier: Option<i32>,
+    pub parameter_group: Option<String>,
+    pub availability_zone: Option<String>,
+}
+
+/// Every DB instance and DB cluster in one region.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Fleet {
+    pub databases: Vec<Database>,
+}
+
+impl Fleet {
+    pub fn find(&self, kind: DatabaseKind, identifier: &str) -> Option<&Database> {
+        self.databases
+            .iter()
+            .find(|db| db.kind == kind && db.identifier.eq_ignore_ascii_case(identifier))
+    }
+}

@@ -1,0 +1,105 @@
+//! Snapshot identifiers: `lifeboat-<db>-<YYYYMMDD>-<HHMM>`.
+//!
+//! The identifier is a pure function of the DB and the recovery point time, so
+//! a redelivered event names the same snapshot and RDS answers "already
+//! exists" instead of a second snapshot being taken.
+
+use chrono::{DateTime, Utc};
+
+use crate::identifier::MAX_LEN;
+
+pub const PREFIX: &str = "lifeboat-";
+/// `-YYYYMMDD-HHMM`
+const TIME_SUFFIX_LEN: usize = 14;
+/// Room left for the DB identifier inside a 63-character snapshot identifier
+/// (cluster snapshot identifiers are capped at 63, so both kinds use that).
+const MAX_DB_PART: usize = MAX_LEN - PREFIX.len() - TIME_SUFFIX_LEN;
+/// A truncated DB identifier ends in `-` and this many hex digits of a hash of
+/// the whole identifier, so two long names that share a prefix stay apart.
+const HASH_LEN: usize = 6;
+
+/// The snapshot identifier for `database` at `recovery_point` (UTC, to the
+/// minute). `database` must already be a valid RDS identifier.
+pub fn snapshot_identifier(database: &str, recovery_point: DateTime<Utc>) -> String {
+    let database = database.to_ascii_lowercase();
+    let db_part = if database.len() <= MAX_DB_PART {
+        database
+    } else {
+        let keep = MAX_DB_PART - HASH_LEN - 1;
+        let head = database[..keep].trim_end_matches('-');
+        format!(
+            "{head}-{:0width$x}",
+            fnv1a(&database) & 0xff_ffff,
+            width = HASH_LEN
+        )
+    };
+    format!("{PREFIX}{db_part}-{}", recovery_point.format("%Y%m%d-%H%M"))
+}
+
+/// 32-bit FNV-1a: stable across releases and platforms, which a std hasher is
+/// not, and identifiers must never change meaning between versions.
+fn fnv1a(text: &str) -> u32 {
+    text.bytes().fold(0x811c_9dc5, |hash, byte| {
+        (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identifier::validate;
+    use chrono::TimeZone;
+
+    fn at(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(y, mo, d, h, mi, s).unwrap()
+    }
+
+    #[test]
+    fn names_a_snapshot_by_db_and_minute() {
+        assert_eq!(
+            snapshot_identifier("orders", at(2026, 11, 24, 4, 0, 59)),
+            "lifeboat-orders-20261124-0400"
+        );
+        assert_eq!(
+            snapshot_identifier("Orders", at(2026, 1, 2, 23, 5, 0)),
+            "lifeboat-orders-20260102-2305"
+        );
+    }
+
+    #[test]
+    fn the_same_minute_gives_the_same_identifier() {
+        let a = snapshot_identifier("ledger", at(2026, 11, 24, 4, 0, 1));
+        let b = snapshot_identifier("ledger", at(2026, 11, 24, 4, 0, 58));
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn long_names_are_truncated_valid_and_distinct() {
+        let when = at(2026, 11, 24, 4, 0, 0);
+        let long_a = format!("{}a", "x".repeat(62));
+        let long_b = format!("{}b", "x".repeat(62));
+        let a = snapshot_identifier(&long_a, when);
+        let b = snapshot_identifier(&long_b, when);
+        assert_ne!(a, b);
+        for id in [&a, &b] {
+            assert_eq!(id.len(), 63, "{id}");
+            validate("snapshot", id).unwrap();
+        }
+    }
+
+    #[test]
+    fn truncation_never_leaves_a_double_hyphen() {
+        // The cut falls right after a hyphen in the DB identifier.
+        let name = format!("{}-{}", "a".repeat(32), "b".repeat(30));
+        let id = snapshot_identifier(&name, at(2026, 11, 24, 4, 0, 0));
+        validate("snapshot", &id).unwrap();
+    }
+
+    #[test]
+    fn a_name_that_fits_exactly_is_kept_whole() {
+        let name = "d".repeat(MAX_DB_PART);
+        let id = snapshot_identifier(&name, at(2026, 11, 24, 4, 0, 0));
+        assert!(id.contains(&name));
+        assert_eq!(id.len(), 63);
+    }
+}

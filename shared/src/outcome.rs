@@ -1,0 +1,260 @@
+//! What an invocation did: triggers, one outcome per DB or snapshot, and the
+//! summary every function returns.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::Error;
+use crate::model::DatabaseKind;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TriggerKind {
+    Schedule,
+    Alarm,
+    Manual,
+}
+
+impl TriggerKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TriggerKind::Schedule => "schedule",
+            TriggerKind::Alarm => "alarm",
+            TriggerKind::Manual => "manual",
+        }
+    }
+}
+
+/// Why an invocation ran, as recorded in the catalog.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Trigger {
+    #[serde(rename = "type")]
+    pub kind: TriggerKind,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub event_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub alarm_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub reason: Option<String>,
+}
+
+/// What happened to one DB or snapshot.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    Created,
+    Exists,
+    Copied,
+    Deferred { reason: String },
+    Deleted,
+    Kept { reason: String },
+    Skipped { reason: String },
+    Failed { error: String },
+}
+
+impl Outcome {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Outcome::Created => "created",
+            Outcome::Exists => "exists",
+            Outcome::Copied => "copied",
+            Outcome::Deferred { .. } => "deferred",
+            Outcome::Deleted => "deleted",
+            Outcome::Kept { .. } => "kept",
+            Outcome::Skipped { .. } => "skipped",
+            Outcome::Failed { .. } => "failed",
+        }
+    }
+
+    pub fn failed(err: &Error) -> Self {
+        Outcome::Failed {
+            error: err.to_string(),
+        }
+    }
+}
+
+/// One line of a summary: the subject (a DB or snapshot) and its outcome.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Entry {
+    pub database: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_kind: Option<DatabaseKind>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapshot_id: Option<String>,
+    #[serde(flatten)]
+    pub outcome: Outcome,
+}
+
+impl Entry {
+    pub fn new(database: impl Into<String>, outcome: Outcome) -> Self {
+        Entry {
+            database: database.into(),
+            database_kind: None,
+            region: None,
+            snapshot_id: None,
+            outcome,
+        }
+    }
+
+    pub fn kind(mut self, kind: DatabaseKind) -> Self {
+        self.database_kind = Some(kind);
+        self
+    }
+
+    pub fn region(mut self, region: impl Into<String>) -> Self {
+        self.region = Some(region.into());
+        self
+    }
+
+    pub fn snapshot(mut self, snapshot_id: impl Into<String>) -> Self {
+        self.snapshot_id = Some(snapshot_id.into());
+        self
+    }
+}
+
+/// The JSON every invocation returns (and logs).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Summary {
+    pub function: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trigger: Option<Trigger>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    pub counts: BTreeMap<&'static str, usize>,
+    pub outcomes: Vec<Entry>,
+    /// Problems that are not one DB's, such as events that could not be
+    /// published. They fail the invocation like a failed DB does.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<String>,
+}
+
+impl Summary {
+    pub fn new(function: &'static str, trigger: Option<Trigger>, mut outcomes: Vec<Entry>) -> Self {
+        outcomes.sort_by(|a, b| {
+            (&a.database, &a.region, &a.snapshot_id).cmp(&(&b.database, &b.region, &b.snapshot_id))
+        });
+        let mut counts = BTreeMap::new();
+        for entry in &outcomes {
+            *counts.entry(entry.outcome.name()).or_insert(0) += 1;
+        }
+        Summary {
+            function,
+            trigger,
+            message: None,
+            counts,
+            outcomes,
+            errors: Vec::new(),
+        }
+    }
+
+    pub fn with_message(mut self, message: impl Into<String>) -> Self {
+        self.message = Some(message.into());
+        self
+    }
+
+    pub fn failures(&self) -> impl Iterator<Item = &Entry> {
+        self.outcomes
+            .iter()
+            .filter(|e| matches!(e.outcome, Outcome::Failed { .. }))
+    }
+
+    /// The summary, or, if anything failed, an error listing every failure.
+    /// Called after all the work is done, so one failure never stops the rest.
+    pub fn into_result(self) -> Result<Self, Error> {
+        let mut details: Vec<String> = self
+            .failures()
+            .map(|e| {
+                let what = match (&e.snapshot_id, &e.region) {
+                    (Some(id), Some(region)) => format!("{} ({id} in {region})", e.database),
+                    (Some(id), None) => format!("{} ({id})", e.database),
+                    _ => e.database.clone(),
+                };
+                match &e.outcome {
+                    Outcome::Failed { error } => format!("{what}: {error}"),
+                    _ => what,
+                }
+            })
+            .collect();
+        details.extend(self.errors.iter().cloned());
+        if details.is_empty() {
+            Ok(self)
+        } else {
+            Err(Error::PartialFailure {
+                failed: details.len(),
+                total: self.outcomes.len() + self.errors.len(),
+                details: details.join("; "),
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_outcomes_and_serialises_flat() {
+        let summary = Summary::new(
+            "snapshot",
+            None,
+            vec![
+                Entry::new("orders", Outcome::Created)
+                    .kind(DatabaseKind::Instance)
+                    .snapshot("lifeboat-orders-20261124-0400"),
+                Entry::new(
+                    "analytics",
+                    Outcome::Skipped {
+                        reason: "not selected".into(),
+                    },
+                ),
+            ],
+        );
+        assert_eq!(summary.counts["created"], 1);
+        assert_eq!(summary.counts["skipped"], 1);
+        let json = serde_json::to_value(&summary).unwrap();
+        assert_eq!(json["outcomes"][0]["database"], "analytics");
+        assert_eq!(json["outcomes"][1]["outcome"], "created");
+        assert_eq!(json["outcomes"][1]["database_kind"], "instance");
+        assert!(summary.into_result().is_ok());
+    }
+
+    #[test]
+    fn any_failure_makes_the_invocation_an_error_naming_it() {
+        let summary = Summary::new(
+            "snapshot",
+            None,
+            vec![
+                Entry::new("orders", Outcome::Created),
+                Entry::new(
+                    "ledger",
+                    Outcome::Failed {
+                        error: "boom".into(),
+                    },
+                ),
+            ],
+        );
+        let err = summary.into_result().unwrap_err();
+        assert_eq!(err.kind(), "PartialFailure");
+        let text = err.to_string();
+        assert!(text.contains("1 of 2 failed"), "{text}");
+        assert!(text.contains("ledger: boom"), "{text}");
+    }
+
+    #[test]
+    fn an_invocation_wide_error_fails_it_too() {
+        let mut summary = Summary::new(
+            "snapshot",
+            None,
+            vec![Entry::new("orders", Outcome::Created)],
+        );
+        summary.errors.push("events: PutEvents failed".into());
+        assert!(summary
+            .into_result()
+            .unwrap_err()
+            .to_string()
+            .contains("PutEvents"));
+    }
+}

@@ -1,0 +1,8 @@
+//! Integration tests: the production code path against moto's server over
+//! HTTP, and the built binaries through a local Lambda Runtime API.
+
+// Test support: failing loudly with a message is the point here.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod runtime_api;
+mod snapshot;

@@ -1,0 +1,134 @@
+//! Test support shared by the integration tests, the demo and the
+//! benchmark: the moto emulator, an isolated account per test, fleets to
+//! seed, and a local Lambda Runtime API to run the real binaries through.
+
+// Test support: failing loudly with a message is the point here.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+pub mod account;
+pub mod binaries;
+pub mod moto;
+pub mod runtime;
+pub mod seed;
+pub mod sqs;
+
+use std::path::PathBuf;
+
+use lifeboat::clients::Clients;
+use lifeboat::config::Config;
+use lifeboat::Context;
+use serde_json::Value;
+
+pub use account::Account;
+
+/// One test's world: a fresh account, a catalog bucket, an event tap.
+pub struct World {
+    pub account: Account,
+    pub region: String,
+    pub bucket: String,
+    pub clients: Clients,
+    events_queue: String,
+}
+
+impl World {
+    pub async fn new(region: &str) -> Self {
+        let account = Account::new();
+        let clients = Clients::from_sdk_config(account.sdk_config(region));
+        let bucket = format!("lifeboat-catalog-{}", account.id);
+        seed::bucket(&clients.s3, &bucket).await;
+        let events_queue = seed::event_tap(&clients.events, &account, region).await;
+        World {
+            account,
+            region: region.to_string(),
+            bucket,
+            clients,
+            events_queue,
+        }
+    }
+
+    /// The settings a deployed function would have, plus `extra`.
+    pub fn settings(&self, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+        let mut env = self.account.env(&self.region);
+        env.push(("LIFEBOAT_CATALOG_BUCKET".to_string(), self.bucket.clone()));
+        env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        env
+    }
+
+    /// A handler context built exactly as a cold start builds it, from
+    /// `settings(extra)`, with the clients aimed at this world.
+    pub fn context(&self, extra: &[(&str, &str)]) -> Context {
+        let env = self.settings(extra);
+        let config =
+            Config::from_lookup(|name| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+                .unwrap_or_else(|e| panic!("test settings: {e}"));
+        Context::new(config, self.clients.clone())
+    }
+
+    /// Every catalog record, as (key, JSON), in key order.
+    pub async fn records(&self) -> Vec<(String, Value)> {
+        let pages: Vec<_> = self
+            .clients
+            .s3
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .into_paginator()
+            .send()
+            .try_collect()
+            .await
+            .unwrap_or_else(|e| panic!("list catalog: {e:?}"));
+        let listed: Vec<_> = pages.iter().flat_map(|p| p.contents().to_vec()).collect();
+        let mut records = Vec::new();
+        for object in listed {
+            let key = object.key().unwrap_or_default().to_string();
+            let body = self
+                .clients
+                .s3
+                .get_object()
+                .bucket(&self.bucket)
+                .key(&key)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("get {key}: {e:?}"))
+                .body
+                .collect()
+                .await
+                .unwrap_or_else(|e| panic!("read {key}: {e:?}"))
+                .into_bytes();
+            let json: Value =
+                serde_json::from_slice(&body).unwrap_or_else(|e| panic!("{key} is not JSON: {e}"));
+            records.push((key, json));
+        }
+        records
+    }
+
+    /// The `lifeboat` events published since the last call.
+    pub fn published(&self) -> Vec<Value> {
+        sqs::drain(&self.account, &self.region, &self.events_queue)
+    }
+}
+
+/// A sample event from `events/`.
+pub fn sample_event(name: &str) -> Value {
+    let path = events_dir().join(name);
+    let text =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
+}
+
+/// The sample events for one function: `events/<function>-*.json`, sorted.
+pub fn sample_events_for(function: &str) -> Vec<(String, Value)> {
+    let mut names: Vec<String> = std::fs::read_dir(events_dir())
+        .unwrap_or_else(|e| panic!("read events/: {e}"))
+        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+        .filter(|name| name.starts_with(&format!("{function}-")) && name.ends_with(".json"))
+        .collect();
+    names.sort();
+    names
+        .into_iter()
+        .map(|name| (name.clone(), sample_event(&name)))
+        .collect()
+}
+
+pub fn events_dir() -> PathBuf {
+    moto::repo_root().join("events")
+}

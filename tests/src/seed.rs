@@ -1,0 +1,108 @@
+//! Seeds the emulator with DBs, a catalog bucket and an event tap: the fleets
+//! the tests, the demo and the benchmark act on.
+
+use aws_sdk_rds::types::Tag;
+
+use crate::account::Account;
+use crate::sqs;
+
+pub const SELECT: (&str, &str) = ("lifeboat:backup", "true");
+
+fn tags(list: &[(&str, &str)]) -> Vec<Tag> {
+    list.iter()
+        .map(|(k, v)| Tag::builder().key(*k).value(*v).build())
+        .collect()
+}
+
+/// A standalone DB instance.
+pub async fn instance(
+    rds: &aws_sdk_rds::Client,
+    id: &str,
+    engine: &str,
+    tag_list: &[(&str, &str)],
+) {
+    rds.create_db_instance()
+        .db_instance_identifier(id)
+        .db_instance_class("db.t4g.medium")
+        .engine(engine)
+        .allocated_storage(20)
+        .storage_type("gp3")
+        .master_username("lifeboat")
+        .master_user_password("not-a-real-password")
+        .multi_az(true)
+        .enable_iam_database_authentication(true)
+        .deletion_protection(false)
+        .set_tags(Some(tags(tag_list)))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("create DB instance {id}: {e:?}"));
+}
+
+/// An Aurora cluster with member instances of the given classes.
+pub async fn cluster(
+    rds: &aws_sdk_rds::Client,
+    id: &str,
+    engine: &str,
+    members: &[(&str, &str)],
+    tag_list: &[(&str, &str)],
+) {
+    rds.create_db_cluster()
+        .db_cluster_identifier(id)
+        .engine(engine)
+        .master_username("lifeboat")
+        .master_user_password("not-a-real-password")
+        .deletion_protection(true)
+        .set_tags(Some(tags(tag_list)))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("create DB cluster {id}: {e:?}"));
+    for (member, class) in members {
+        rds.create_db_instance()
+            .db_instance_identifier(*member)
+            .db_cluster_identifier(id)
+            .db_instance_class(*class)
+            .engine(engine)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("create cluster member {member}: {e:?}"));
+    }
+}
+
+pub async fn bucket(s3: &aws_sdk_s3::Client, name: &str) {
+    s3.create_bucket()
+        .bucket(name)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("create bucket {name}: {e:?}"));
+}
+
+/// Routes every `lifeboat` event on the default bus to a queue, so a test can
+/// read what was published. Returns the queue URL.
+pub async fn event_tap(
+    events: &aws_sdk_eventbridge::Client,
+    account: &Account,
+    region: &str,
+) -> String {
+    let (url, arn) = sqs::create_queue(account, region, "lifeboat-events");
+    events
+        .put_rule()
+        .name("lifeboat-events-tap")
+        .event_pattern(r#"{"source": ["lifeboat"]}"#)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("put rule: {e:?}"));
+    events
+        .put_targets()
+        .rule("lifeboat-events-tap")
+        .targets(
+            aws_sdk_eventbridge::types::Target::builder()
+                .id("queue")
+                .arn(arn)
+                .build()
+                .unwrap_or_else(|e| panic!("target: {e}")),
+        )
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("put targets: {e:?}"));
+    url
+}
