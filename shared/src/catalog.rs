@@ -8,6 +8,8 @@
 //!
 //! ```text
 //! snapshots/<source-region>/<database>/<inverted-time>-<snapshot-id>.json
+//! copies/<region>/<database>/<inverted-time>-<snapshot-id>.json
+//! deletions/<region>/<database>/<inverted-time>-<snapshot-id>.json
 //! ```
 //!
 //! `<inverted-time>` is `9999999999 - <recovery point, Unix seconds>`, ten
@@ -73,7 +75,69 @@ pub struct SnapshotRecord {
     pub config: DatabaseConfig,
 }
 
+/// `kind: "copy"`: a snapshot copied into a DR region.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CopyRecord {
+    pub snapshot_id: String,
+    pub source_arn: String,
+    pub source_region: String,
+    pub region: String,
+    pub copy_arn: String,
+    pub kms_key_id: Option<String>,
+    pub database: String,
+    pub database_kind: DatabaseKind,
+    pub recovery_point_time: Option<DateTime<Utc>>,
+}
+
+/// `kind: "deletion"`: a snapshot the retention policy removed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeletionRecord {
+    pub snapshot_id: String,
+    pub snapshot_arn: String,
+    pub region: String,
+    pub database: String,
+    pub database_kind: DatabaseKind,
+    pub recovery_point_time: Option<DateTime<Utc>>,
+    pub reason: String,
+}
+
+/// Where a deletion record lives.
+pub fn deletion_key(
+    prefix: &str,
+    region: &str,
+    database: &str,
+    recovery_point: Option<DateTime<Utc>>,
+    snapshot_id: &str,
+) -> String {
+    format!(
+        "{prefix}deletions/{region}/{database}/{}-{snapshot_id}.json",
+        newest_first(recovery_point)
+    )
+}
+
 const NEWEST_FIRST_BASE: i64 = 9_999_999_999;
+
+fn newest_first(time: Option<DateTime<Utc>>) -> String {
+    let seconds = time.map_or(0, |t| t.timestamp());
+    format!(
+        "{:010}",
+        (NEWEST_FIRST_BASE - seconds).clamp(0, NEWEST_FIRST_BASE)
+    )
+}
+
+/// Where a copy record lives.
+pub fn copy_key(
+    prefix: &str,
+    region: &str,
+    database: &str,
+    recovery_point: Option<DateTime<Utc>>,
+    snapshot_id: &str,
+) -> String {
+    format!(
+        "{prefix}copies/{region}/{database}/{}-{snapshot_id}.json",
+        newest_first(recovery_point)
+    )
+}
 
 /// Where a snapshot record lives; see the module docs for the layout.
 pub fn snapshot_key(

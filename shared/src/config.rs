@@ -4,7 +4,10 @@
 //! misconfigured deployment fails on its first invocation, loudly, instead of
 //! doing the wrong thing quietly.
 
+use std::collections::BTreeMap;
+
 use crate::error::Error;
+use crate::retention::Policy;
 use crate::tags::TagFilter;
 
 pub const CATALOG_BUCKET: &str = "LIFEBOAT_CATALOG_BUCKET";
@@ -12,6 +15,13 @@ pub const CATALOG_PREFIX: &str = "LIFEBOAT_CATALOG_PREFIX";
 pub const EVENT_BUS: &str = "LIFEBOAT_EVENT_BUS";
 pub const SELECT_TAG: &str = "LIFEBOAT_SELECT_TAG";
 pub const CONCURRENCY: &str = "LIFEBOAT_CONCURRENCY";
+pub const DR_REGIONS: &str = "LIFEBOAT_DR_REGIONS";
+pub const DR_KMS_KEYS: &str = "LIFEBOAT_DR_KMS_KEYS";
+pub const MAX_INFLIGHT_COPIES: &str = "LIFEBOAT_MAX_INFLIGHT_COPIES";
+pub const DR_OPTION_GROUPS: &str = "LIFEBOAT_DR_OPTION_GROUPS";
+pub const RETENTION: &str = "LIFEBOAT_RETENTION";
+pub const DR_RETENTION: &str = "LIFEBOAT_DR_RETENTION";
+pub const DRY_RUN: &str = "LIFEBOAT_DRY_RUN";
 pub const REGION: &str = "AWS_REGION";
 
 pub const DEFAULT_SELECT_TAG: &str = "lifeboat:backup=true";
@@ -31,6 +41,20 @@ pub struct Config {
     pub event_bus: String,
     pub select_tag: TagFilter,
     pub concurrency: usize,
+    /// DR regions, in the order given; the first is restore's default.
+    pub dr_regions: Vec<String>,
+    /// DR region -> KMS key (id, ARN or alias) that re-encrypts copies there.
+    pub dr_kms_keys: BTreeMap<String, String>,
+    /// Lowers RDS's limit on copies in progress per destination region.
+    pub max_inflight_copies: Option<u32>,
+    /// (DR region, source option group) -> option group to use there.
+    pub dr_option_groups: BTreeMap<(String, String), String>,
+    /// The retention policy (prune); also the DR regions' unless
+    /// `dr_retention` is set.
+    pub retention: Option<Policy>,
+    pub dr_retention: Option<Policy>,
+    /// Report what would happen, change nothing (prune, restore).
+    pub dry_run: bool,
 }
 
 impl Config {
@@ -88,6 +112,52 @@ impl Config {
             None => DEFAULT_CONCURRENCY,
         };
 
+        let dr_regions = match get(DR_REGIONS).filter(|v| !v.is_empty()) {
+            Some(text) => parse_dr_regions(&text, &region)?,
+            None => Vec::new(),
+        };
+        let dr_kms_keys = match get(DR_KMS_KEYS).filter(|v| !v.is_empty()) {
+            Some(text) => parse_kms_keys(&text, &dr_regions)?,
+            None => BTreeMap::new(),
+        };
+        let max_inflight_copies = match get(MAX_INFLIGHT_COPIES).filter(|v| !v.is_empty()) {
+            Some(text) => match text.parse::<u32>() {
+                Ok(n) if (1..=20).contains(&n) => Some(n),
+                _ => {
+                    return Err(malformed(
+                        MAX_INFLIGHT_COPIES,
+                        &text,
+                        "expected a whole number from 1 to 20 (RDS allows at most 20)",
+                    ))
+                }
+            },
+            None => None,
+        };
+        let dr_option_groups = match get(DR_OPTION_GROUPS).filter(|v| !v.is_empty()) {
+            Some(text) => parse_option_groups(&text, &dr_regions)?,
+            None => BTreeMap::new(),
+        };
+
+        let policy = |name: &'static str| -> Result<Option<Policy>, Error> {
+            match get(name).filter(|v| !v.is_empty()) {
+                Some(text) => Policy::parse(&text)
+                    .map(Some)
+                    .map_err(|e| malformed(name, &text, &e.to_string())),
+                None => Ok(None),
+            }
+        };
+        let retention = policy(RETENTION)?;
+        let dr_retention = policy(DR_RETENTION)?;
+        let dry_run = match get(DRY_RUN)
+            .unwrap_or_default()
+            .to_ascii_lowercase()
+            .as_str()
+        {
+            "" | "false" => false,
+            "true" => true,
+            other => return Err(malformed(DRY_RUN, other, "expected true or false")),
+        };
+
         Ok(Config {
             region,
             catalog_bucket,
@@ -95,8 +165,139 @@ impl Config {
             event_bus,
             select_tag,
             concurrency,
+            dr_regions,
+            dr_kms_keys,
+            max_inflight_copies,
+            dr_option_groups,
+            retention,
+            dr_retention,
+            dry_run,
         })
     }
+
+    /// The retention policy, for the function that cannot work without one.
+    pub fn require_retention(&self) -> Result<&Policy, Error> {
+        self.retention
+            .as_ref()
+            .ok_or(Error::MissingSetting(RETENTION))
+    }
+
+    /// The policy for `region`: the DR policy in a DR region if one is set.
+    pub fn retention_for(&self, region: &str) -> Option<&Policy> {
+        if region != self.region {
+            self.dr_retention.as_ref().or(self.retention.as_ref())
+        } else {
+            self.retention.as_ref()
+        }
+    }
+
+    /// The DR regions, for the functions that cannot work without one.
+    pub fn require_dr_regions(&self) -> Result<&[String], Error> {
+        if self.dr_regions.is_empty() {
+            Err(Error::MissingSetting(DR_REGIONS))
+        } else {
+            Ok(&self.dr_regions)
+        }
+    }
+}
+
+/// `us-west-2`, `eu-central-1`, `us-gov-west-1`, `ap-southeast-5`: two
+/// letters, one or more words, a number.
+fn is_region_name(name: &str) -> bool {
+    let parts: Vec<&str> = name.split('-').collect();
+    parts.len() >= 3
+        && parts[0].len() == 2
+        && parts.iter().all(|p| !p.is_empty())
+        && parts[..parts.len() - 1]
+            .iter()
+            .all(|p| p.chars().all(|c| c.is_ascii_lowercase()))
+        && parts[parts.len() - 1].chars().all(|c| c.is_ascii_digit())
+}
+
+fn parse_dr_regions(text: &str, source: &str) -> Result<Vec<String>, Error> {
+    let mut regions: Vec<String> = Vec::new();
+    for region in text.split(',').map(str::trim).filter(|r| !r.is_empty()) {
+        if !is_region_name(region) {
+            return Err(malformed(
+                DR_REGIONS,
+                text,
+                &format!("{region:?} is not a region name"),
+            ));
+        }
+        if region == source {
+            return Err(malformed(
+                DR_REGIONS,
+                text,
+                &format!("{region} is the source region; a DR region must be another region"),
+            ));
+        }
+        if regions.iter().any(|r| r == region) {
+            return Err(malformed(
+                DR_REGIONS,
+                text,
+                &format!("{region} is listed twice"),
+            ));
+        }
+        regions.push(region.to_string());
+    }
+    Ok(regions)
+}
+
+fn unknown_region(name: &'static str, text: &str, region: &str) -> Error {
+    malformed(
+        name,
+        text,
+        &format!("{region} is not one of the DR regions in {DR_REGIONS}"),
+    )
+}
+
+fn parse_kms_keys(text: &str, dr_regions: &[String]) -> Result<BTreeMap<String, String>, Error> {
+    let mut keys = BTreeMap::new();
+    for entry in text.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let (region, key) = entry
+            .split_once('=')
+            .map(|(r, k)| (r.trim(), k.trim()))
+            .filter(|(r, k)| !r.is_empty() && !k.is_empty())
+            .ok_or_else(|| malformed(DR_KMS_KEYS, text, &format!("{entry:?} is not region=key")))?;
+        if !dr_regions.iter().any(|r| r == region) {
+            return Err(unknown_region(DR_KMS_KEYS, text, region));
+        }
+        if keys.insert(region.to_string(), key.to_string()).is_some() {
+            return Err(malformed(
+                DR_KMS_KEYS,
+                text,
+                &format!("{region} has two keys"),
+            ));
+        }
+    }
+    Ok(keys)
+}
+
+fn parse_option_groups(
+    text: &str,
+    dr_regions: &[String],
+) -> Result<BTreeMap<(String, String), String>, Error> {
+    let mut groups = BTreeMap::new();
+    for entry in text.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let parsed = entry.split_once(':').and_then(|(region, mapping)| {
+            let (source, target) = mapping.split_once('=')?;
+            let (region, source, target) = (region.trim(), source.trim(), target.trim());
+            (!region.is_empty() && !source.is_empty() && !target.is_empty())
+                .then_some((region, source, target))
+        });
+        let (region, source, target) = parsed.ok_or_else(|| {
+            malformed(
+                DR_OPTION_GROUPS,
+                text,
+                &format!("{entry:?} is not region:source-group=target-group"),
+            )
+        })?;
+        if !dr_regions.iter().any(|r| r == region) {
+            return Err(unknown_region(DR_OPTION_GROUPS, text, region));
+        }
+        groups.insert((region.to_string(), source.to_string()), target.to_string());
+    }
+    Ok(groups)
 }
 
 fn malformed(name: &'static str, value: &str, problem: &str) -> Error {
@@ -180,6 +381,96 @@ mod tests {
         assert!(err.to_string().contains("AWS_REGION"));
         let err = config(&[(REGION, "us-east-1"), (CATALOG_BUCKET, "  ")]).unwrap_err();
         assert!(matches!(err, Error::MissingSetting(CATALOG_BUCKET)));
+    }
+
+    #[test]
+    fn dr_settings_are_read_and_cross_checked() {
+        let mut vars = BASE.to_vec();
+        vars.extend([
+            (DR_REGIONS, "us-west-2, eu-west-1"),
+            (
+                DR_KMS_KEYS,
+                "us-west-2=alias/dr,eu-west-1=arn:aws:kms:eu-west-1:123456789012:key/abc",
+            ),
+            (MAX_INFLIGHT_COPIES, "3"),
+            (DR_OPTION_GROUPS, "us-west-2:ora-tde=ora-tde-dr"),
+        ]);
+        let c = config(&vars).unwrap();
+        assert_eq!(c.dr_regions, ["us-west-2", "eu-west-1"]);
+        assert_eq!(c.dr_kms_keys["us-west-2"], "alias/dr");
+        assert_eq!(c.max_inflight_copies, Some(3));
+        assert_eq!(
+            c.dr_option_groups[&("us-west-2".to_string(), "ora-tde".to_string())],
+            "ora-tde-dr"
+        );
+        assert_eq!(c.require_dr_regions().unwrap().len(), 2);
+        let none = config(&BASE).unwrap();
+        assert_eq!(
+            none.require_dr_regions().unwrap_err().to_string(),
+            "setting LIFEBOAT_DR_REGIONS is required but not set"
+        );
+    }
+
+    #[test]
+    fn retention_policies_and_dry_run_are_read() {
+        let mut vars = BASE.to_vec();
+        vars.extend([
+            (RETENTION, "last=3,daily=7"),
+            (DR_RETENTION, "monthly=3"),
+            (DRY_RUN, "TRUE"),
+            (DR_REGIONS, "us-west-2"),
+        ]);
+        let c = config(&vars).unwrap();
+        assert_eq!(c.require_retention().unwrap().daily, 7);
+        assert_eq!(c.retention_for("us-east-1").unwrap().last, 3);
+        assert_eq!(c.retention_for("us-west-2").unwrap().monthly, 3);
+        assert!(c.dry_run);
+        assert!(!config(&BASE).unwrap().dry_run);
+        assert_eq!(
+            config(&BASE)
+                .unwrap()
+                .require_retention()
+                .unwrap_err()
+                .to_string(),
+            "setting LIFEBOAT_RETENTION is required but not set"
+        );
+        for (name, value) in [
+            (RETENTION, "last=0"),
+            (RETENTION, "hourly=3"),
+            (DRY_RUN, "yes"),
+        ] {
+            let mut vars = BASE.to_vec();
+            vars.push((name, value));
+            let err = config(&vars).unwrap_err().to_string();
+            assert!(err.contains(name), "{err}");
+        }
+    }
+
+    #[test]
+    fn bad_dr_settings_say_what_is_wrong() {
+        for (extra, expected) in [
+            (vec![(DR_REGIONS, "us-east-1")], "is the source region"),
+            (vec![(DR_REGIONS, "us-west-2,us-west-2")], "listed twice"),
+            (vec![(DR_REGIONS, "uswest2")], "is not a region name"),
+            (
+                vec![(DR_REGIONS, "us-west-2"), (DR_KMS_KEYS, "eu-west-1=k")],
+                "not one of the DR regions",
+            ),
+            (
+                vec![(DR_REGIONS, "us-west-2"), (DR_KMS_KEYS, "us-west-2")],
+                "is not region=key",
+            ),
+            (
+                vec![(DR_REGIONS, "us-west-2"), (DR_OPTION_GROUPS, "us-west-2:a")],
+                "region:source-group=target-group",
+            ),
+            (vec![(MAX_INFLIGHT_COPIES, "21")], "from 1 to 20"),
+        ] {
+            let mut vars = BASE.to_vec();
+            vars.extend(extra);
+            let err = config(&vars).unwrap_err().to_string();
+            assert!(err.contains(expected), "{err}");
+        }
     }
 
     #[test]

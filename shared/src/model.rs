@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// What kind of thing a Lifeboat "database" is in RDS's terms.
@@ -124,5 +125,67 @@ impl Fleet {
         self.databases
             .iter()
             .find(|db| db.kind == kind && db.identifier.eq_ignore_ascii_case(identifier))
+    }
+}
+
+/// A manual DB snapshot or DB cluster snapshot as described by RDS.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Snapshot {
+    pub id: String,
+    pub arn: String,
+    pub kind: DatabaseKind,
+    /// The DB instance or DB cluster it was taken of.
+    pub database: String,
+    pub status: String,
+    pub engine: String,
+    pub encrypted: bool,
+    pub kms_key_id: Option<String>,
+    /// DB snapshots only: the option group it needs when restored.
+    pub option_group: Option<String>,
+    pub tags: BTreeMap<String, String>,
+    pub created: Option<DateTime<Utc>>,
+    /// Set on a copy: where it was copied from (a region or a snapshot ARN).
+    pub copied_from: Option<String>,
+}
+
+impl Snapshot {
+    pub fn is_available(&self) -> bool {
+        self.status == "available"
+    }
+
+    pub fn is_managed(&self) -> bool {
+        crate::tags::is_managed(&self.tags)
+    }
+
+    /// A copy that RDS is still making counts against the limit on copies
+    /// in progress into its region.
+    pub fn is_copy_in_progress(&self) -> bool {
+        self.copied_from.is_some()
+            && matches!(self.status.as_str(), "pending" | "creating" | "copying")
+    }
+
+    /// The DB it protects: Lifeboat's tag, else what RDS says.
+    pub fn source_db(&self) -> &str {
+        self.tags
+            .get(crate::tags::SOURCE_DB)
+            .map(String::as_str)
+            .unwrap_or(&self.database)
+    }
+
+    /// The region the original snapshot was taken in, per Lifeboat's tag.
+    pub fn source_region(&self) -> Option<&str> {
+        self.tags
+            .get(crate::tags::SOURCE_REGION)
+            .map(String::as_str)
+    }
+
+    /// The recovery point: Lifeboat's `created-at` tag, else the time RDS
+    /// created the snapshot.
+    pub fn recovery_point(&self) -> Option<DateTime<Utc>> {
+        self.tags
+            .get(crate::tags::CREATED_AT)
+            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.with_timezone(&Utc))
+            .or(self.created)
     }
 }

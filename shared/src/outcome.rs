@@ -14,6 +14,9 @@ pub enum TriggerKind {
     Schedule,
     Alarm,
     Manual,
+    /// An event from RDS itself (a snapshot was created).
+    #[serde(rename = "rds-event")]
+    RdsEvent,
 }
 
 impl TriggerKind {
@@ -22,6 +25,7 @@ impl TriggerKind {
             TriggerKind::Schedule => "schedule",
             TriggerKind::Alarm => "alarm",
             TriggerKind::Manual => "manual",
+            TriggerKind::RdsEvent => "rds-event",
         }
     }
 }
@@ -39,6 +43,17 @@ pub struct Trigger {
     pub reason: Option<String>,
 }
 
+impl Trigger {
+    pub fn new(kind: TriggerKind) -> Self {
+        Trigger {
+            kind,
+            event_id: None,
+            alarm_name: None,
+            reason: None,
+        }
+    }
+}
+
 /// What happened to one DB or snapshot.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
@@ -46,11 +61,21 @@ pub enum Outcome {
     Created,
     Exists,
     Copied,
-    Deferred { reason: String },
+    Deferred {
+        reason: String,
+    },
     Deleted,
-    Kept { reason: String },
-    Skipped { reason: String },
-    Failed { error: String },
+    /// A dry run's "deleted".
+    WouldDelete,
+    Kept {
+        reason: String,
+    },
+    Skipped {
+        reason: String,
+    },
+    Failed {
+        error: String,
+    },
 }
 
 impl Outcome {
@@ -61,6 +86,7 @@ impl Outcome {
             Outcome::Copied => "copied",
             Outcome::Deferred { .. } => "deferred",
             Outcome::Deleted => "deleted",
+            Outcome::WouldDelete => "would_delete",
             Outcome::Kept { .. } => "kept",
             Outcome::Skipped { .. } => "skipped",
             Outcome::Failed { .. } => "failed",
@@ -153,6 +179,34 @@ impl Summary {
     pub fn with_message(mut self, message: impl Into<String>) -> Self {
         self.message = Some(message.into());
         self
+    }
+
+    /// One log line per outcome, then the whole summary as JSON.
+    pub fn log(&self) {
+        for e in &self.outcomes {
+            let detail = match &e.outcome {
+                Outcome::Deferred { reason }
+                | Outcome::Kept { reason }
+                | Outcome::Skipped { reason } => reason.as_str(),
+                Outcome::Failed { error } => error.as_str(),
+                _ => "",
+            };
+            tracing::info!(
+                database = %e.database,
+                snapshot_id = e.snapshot_id.as_deref().unwrap_or(""),
+                region = e.region.as_deref().unwrap_or(""),
+                outcome = e.outcome.name(),
+                detail,
+                "outcome"
+            );
+        }
+        if let Some(message) = &self.message {
+            tracing::info!("{message}");
+        }
+        for error in &self.errors {
+            tracing::error!(error = %error, "invocation-wide error");
+        }
+        tracing::info!(summary = %serde_json::to_string(self).unwrap_or_default(), "done");
     }
 
     pub fn failures(&self) -> impl Iterator<Item = &Entry> {

@@ -3,13 +3,13 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use aws_sdk_rds::types::{DbCluster, DbInstance, Tag};
+use aws_sdk_rds::types::{DbCluster, DbClusterSnapshot, DbInstance, DbSnapshot, Tag};
 use aws_sdk_rds::Client;
 
 use crate::error::Error;
 use crate::model::{
     ClusterConfig, ClusterMember, Database, DatabaseConfig, DatabaseKind, Fleet, InstanceConfig,
-    ServerlessV2Scaling,
+    ServerlessV2Scaling, Snapshot,
 };
 
 /// Describes every DB instance and DB cluster in the client's region. Two
@@ -312,4 +312,338 @@ async fn describe_db_cluster_snapshot(
         status: s.and_then(|s| s.status()).unwrap_or_default().to_string(),
         created: false,
     })
+}
+
+fn time(t: Option<&aws_sdk_rds::primitives::DateTime>) -> Option<chrono::DateTime<chrono::Utc>> {
+    t.and_then(|t| chrono::DateTime::from_timestamp(t.secs(), t.subsec_nanos()))
+}
+
+pub fn db_snapshot(s: &DbSnapshot) -> Snapshot {
+    Snapshot {
+        id: s.db_snapshot_identifier().unwrap_or_default().to_string(),
+        arn: s.db_snapshot_arn().unwrap_or_default().to_string(),
+        kind: DatabaseKind::Instance,
+        database: s.db_instance_identifier().unwrap_or_default().to_string(),
+        status: s.status().unwrap_or_default().to_string(),
+        engine: s.engine().unwrap_or_default().to_string(),
+        encrypted: s.encrypted().unwrap_or(false),
+        kms_key_id: owned(s.kms_key_id()),
+        option_group: owned(s.option_group_name()),
+        tags: tags(s.tag_list()),
+        created: time(s.snapshot_create_time()),
+        copied_from: owned(s.source_region()),
+    }
+}
+
+pub fn db_cluster_snapshot(s: &DbClusterSnapshot) -> Snapshot {
+    Snapshot {
+        id: s
+            .db_cluster_snapshot_identifier()
+            .unwrap_or_default()
+            .to_string(),
+        arn: s.db_cluster_snapshot_arn().unwrap_or_default().to_string(),
+        kind: DatabaseKind::Cluster,
+        database: s.db_cluster_identifier().unwrap_or_default().to_string(),
+        status: s.status().unwrap_or_default().to_string(),
+        engine: s.engine().unwrap_or_default().to_string(),
+        encrypted: s.storage_encrypted().unwrap_or(false),
+        kms_key_id: owned(s.kms_key_id()),
+        option_group: None,
+        tags: tags(s.tag_list()),
+        created: time(s.snapshot_create_time()),
+        copied_from: owned(s.source_db_cluster_snapshot_arn()),
+    }
+}
+
+/// Every manual DB snapshot and DB cluster snapshot in the client's region:
+/// two paginated calls, tags included (no per-snapshot tag lookup).
+pub async fn describe_manual_snapshots(rds: &Client) -> Result<Vec<Snapshot>, Error> {
+    let (instances, clusters) = tokio::try_join!(
+        async {
+            rds.describe_db_snapshots()
+                .snapshot_type("manual")
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await
+                .map_err(|e| Error::aws("DescribeDBSnapshots", e))
+        },
+        async {
+            rds.describe_db_cluster_snapshots()
+                .snapshot_type("manual")
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await
+                .map_err(|e| Error::aws("DescribeDBClusterSnapshots", e))
+        },
+    )?;
+    let mut snapshots: Vec<Snapshot> = instances.iter().map(db_snapshot).collect();
+    snapshots.extend(clusters.iter().map(db_cluster_snapshot));
+    Ok(snapshots)
+}
+
+/// Looks a snapshot up by identifier: as a DB snapshot, then as a DB cluster
+/// snapshot, or only as `kind` when that is known. `None` if it is neither.
+pub async fn find_snapshot(
+    rds: &Client,
+    id: &str,
+    kind: Option<DatabaseKind>,
+) -> Result<Option<Snapshot>, Error> {
+    if kind == Some(DatabaseKind::Cluster) {
+        return find_db_cluster_snapshot(rds, id).await;
+    }
+    match rds
+        .describe_db_snapshots()
+        .db_snapshot_identifier(id)
+        .send()
+        .await
+    {
+        Ok(out) => {
+            if let Some(s) = out.db_snapshots().first() {
+                return Ok(Some(db_snapshot(s)));
+            }
+        }
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|e| e.is_db_snapshot_not_found_fault()) => {}
+        Err(e) => return Err(Error::aws("DescribeDBSnapshots", e)),
+    }
+    if kind == Some(DatabaseKind::Instance) {
+        return Ok(None);
+    }
+    find_db_cluster_snapshot(rds, id).await
+}
+
+async fn find_db_cluster_snapshot(rds: &Client, id: &str) -> Result<Option<Snapshot>, Error> {
+    match rds
+        .describe_db_cluster_snapshots()
+        .db_cluster_snapshot_identifier(id)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(out.db_cluster_snapshots().first().map(db_cluster_snapshot)),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|e| e.is_db_cluster_snapshot_not_found_fault()) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(Error::aws("DescribeDBClusterSnapshots", e)),
+    }
+}
+
+/// The parts of a snapshot ARN: (region, kind, identifier), or `None` if
+/// `arn` is not an RDS snapshot ARN.
+pub fn parse_snapshot_arn(arn: &str) -> Option<(&str, DatabaseKind, &str)> {
+    let parts: Vec<&str> = arn.splitn(7, ':').collect();
+    match parts.as_slice() {
+        ["arn", _, "rds", region, _, "snapshot", id] => Some((region, DatabaseKind::Instance, id)),
+        ["arn", _, "rds", region, _, "cluster-snapshot", id] => {
+            Some((region, DatabaseKind::Cluster, id))
+        }
+        _ => None,
+    }
+}
+
+/// What a copy call came to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CopyResult {
+    /// RDS accepted the copy; the ARN of the new snapshot.
+    Started { arn: String },
+    /// A snapshot with the target identifier is already in the region.
+    AlreadyExists,
+    /// RDS's limit on copies in progress into the region was hit: try later.
+    CopyLimit(String),
+    /// The region's manual snapshot quota is used up: nothing will copy
+    /// until snapshots are deleted or the quota raised.
+    SnapshotQuota(String),
+}
+
+/// RDS answers both "too many copies in progress" and "too many manual
+/// snapshots" with `SnapshotQuotaExceeded`; only the message tells them
+/// apart ("Cannot copy more than 5 snapshots across regions" versus "Cannot
+/// create more than 100 manual snapshots").
+pub fn is_copy_limit_message(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    m.contains("copy")
+        || m.contains("copies")
+        || m.contains("in progress")
+        || m.contains("concurrent")
+}
+
+/// Copies `source` into the region of `rds` under the same identifier, with
+/// `tags`, re-encrypted with `kms_key_id` when given, and with
+/// `option_group` for DB snapshots that need one.
+///
+/// No `PreSignedUrl` is sent: RDS only uses it between GovCloud regions.
+pub async fn copy_snapshot(
+    rds: &Client,
+    source: &Snapshot,
+    kms_key_id: Option<&str>,
+    option_group: Option<&str>,
+    tags: &[(String, String)],
+) -> Result<CopyResult, Error> {
+    let quota = |code: Option<&str>, message: Option<&str>| -> Option<CopyResult> {
+        (code == Some("SnapshotQuotaExceeded")).then(|| {
+            let message = message.unwrap_or_default().to_string();
+            if is_copy_limit_message(&message) {
+                CopyResult::CopyLimit(message)
+            } else {
+                CopyResult::SnapshotQuota(message)
+            }
+        })
+    };
+    match source.kind {
+        DatabaseKind::Instance => {
+            let sent = rds
+                .copy_db_snapshot()
+                .source_db_snapshot_identifier(&source.arn)
+                .target_db_snapshot_identifier(&source.id)
+                .set_kms_key_id(kms_key_id.map(str::to_string))
+                .set_option_group_name(option_group.map(str::to_string))
+                .copy_tags(false)
+                .set_tags(Some(sdk_tags(tags)))
+                .send()
+                .await;
+            match sent {
+                Ok(out) => Ok(CopyResult::Started {
+                    arn: out
+                        .db_snapshot()
+                        .and_then(|s| s.db_snapshot_arn())
+                        .unwrap_or_default()
+                        .to_string(),
+                }),
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|e| e.is_db_snapshot_already_exists_fault()) =>
+                {
+                    Ok(CopyResult::AlreadyExists)
+                }
+                Err(e) => {
+                    use aws_sdk_rds::error::ProvideErrorMetadata;
+                    match quota(e.code(), e.message()) {
+                        Some(result) => Ok(result),
+                        None => Err(Error::aws("CopyDBSnapshot", e)),
+                    }
+                }
+            }
+        }
+        DatabaseKind::Cluster => {
+            let sent = rds
+                .copy_db_cluster_snapshot()
+                .source_db_cluster_snapshot_identifier(&source.arn)
+                .target_db_cluster_snapshot_identifier(&source.id)
+                .set_kms_key_id(kms_key_id.map(str::to_string))
+                .copy_tags(false)
+                .set_tags(Some(sdk_tags(tags)))
+                .send()
+                .await;
+            match sent {
+                Ok(out) => Ok(CopyResult::Started {
+                    arn: out
+                        .db_cluster_snapshot()
+                        .and_then(|s| s.db_cluster_snapshot_arn())
+                        .unwrap_or_default()
+                        .to_string(),
+                }),
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|e| e.is_db_cluster_snapshot_already_exists_fault()) =>
+                {
+                    Ok(CopyResult::AlreadyExists)
+                }
+                Err(e) => {
+                    use aws_sdk_rds::error::ProvideErrorMetadata;
+                    match quota(e.code(), e.message()) {
+                        Some(result) => Ok(result),
+                        None => Err(Error::aws("CopyDBClusterSnapshot", e)),
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Deletes a manual snapshot. One that is already gone counts as deleted:
+/// a redelivered prune event must not fail on its own earlier work.
+pub async fn delete_snapshot(rds: &Client, snapshot: &Snapshot) -> Result<(), Error> {
+    match snapshot.kind {
+        DatabaseKind::Instance => match rds
+            .delete_db_snapshot()
+            .db_snapshot_identifier(&snapshot.id)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_db_snapshot_not_found_fault()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(Error::aws("DeleteDBSnapshot", e)),
+        },
+        DatabaseKind::Cluster => match rds
+            .delete_db_cluster_snapshot()
+            .db_cluster_snapshot_identifier(&snapshot.id)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_db_cluster_snapshot_not_found_fault()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(Error::aws("DeleteDBClusterSnapshot", e)),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snapshot_arns_are_taken_apart() {
+        assert_eq!(
+            parse_snapshot_arn(
+                "arn:aws:rds:us-east-1:123456789012:snapshot:lifeboat-orders-20261124-0400"
+            ),
+            Some((
+                "us-east-1",
+                DatabaseKind::Instance,
+                "lifeboat-orders-20261124-0400"
+            ))
+        );
+        assert_eq!(
+            parse_snapshot_arn("arn:aws-us-gov:rds:us-gov-west-1:123456789012:cluster-snapshot:x"),
+            Some(("us-gov-west-1", DatabaseKind::Cluster, "x"))
+        );
+        assert_eq!(
+            parse_snapshot_arn("arn:aws:rds:us-east-1:123456789012:db:orders"),
+            None
+        );
+        assert_eq!(parse_snapshot_arn("lifeboat-orders"), None);
+    }
+
+    #[test]
+    fn the_two_snapshot_quota_messages_are_told_apart() {
+        assert!(is_copy_limit_message(
+            "Cannot copy more than 5 snapshots across regions"
+        ));
+        assert!(is_copy_limit_message(
+            "Too many snapshot copies in progress"
+        ));
+        assert!(!is_copy_limit_message(
+            "Cannot create more than 100 manual snapshots"
+        ));
+        assert!(!is_copy_limit_message(
+            "The request cannot be processed because it would exceed the maximum number of snapshots."
+        ));
+    }
 }

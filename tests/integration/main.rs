@@ -4,5 +4,7 @@
 // Test support: failing loudly with a message is the point here.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod copy;
+mod prune;
 mod runtime_api;
 mod snapshot;

@@ -84,6 +84,54 @@ impl Account {
     }
 }
 
+impl Account {
+    /// Calls an AWS JSON-protocol API (SQS, KMS, ...) in this account
+    /// directly, for the few test set-up calls that need no SDK crate.
+    pub fn json_call(
+        &self,
+        region: &str,
+        service: &str,
+        target: &str,
+        content_type: &str,
+        body: serde_json::Value,
+    ) -> serde_json::Value {
+        let auth = format!(
+            "AWS4-HMAC-SHA256 Credential={}/20260101/{region}/{service}/aws4_request, SignedHeaders=host, Signature=0",
+            self.access_key
+        );
+        let (status, text) = moto::http(
+            "POST",
+            &self.endpoint,
+            "/",
+            &[
+                ("x-moto-account-id", &self.id),
+                ("Authorization", &auth),
+                ("X-Amz-Target", target),
+                ("Content-Type", content_type),
+            ],
+            &body.to_string(),
+        )
+        .unwrap_or_else(|e| panic!("{target}: {e}"));
+        assert_eq!(status, 200, "{target}: {text}");
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// A new KMS key in `region`; its ARN.
+    pub fn kms_key(&self, region: &str) -> String {
+        let out = self.json_call(
+            region,
+            "kms",
+            "TrentService.CreateKey",
+            "application/x-amz-json-1.1",
+            serde_json::json!({ "Description": "lifeboat test key" }),
+        );
+        out["KeyMetadata"]["Arn"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no key ARN in {out}"))
+            .to_string()
+    }
+}
+
 impl Default for Account {
     fn default() -> Self {
         Self::new()

@@ -7,12 +7,14 @@
 
 pub mod account;
 pub mod binaries;
+pub mod eventlog;
 pub mod moto;
 pub mod runtime;
 pub mod seed;
-pub mod sqs;
 
+use std::collections::HashSet;
 use std::path::PathBuf;
+use std::sync::Mutex;
 
 use lifeboat::clients::Clients;
 use lifeboat::config::Config;
@@ -27,7 +29,8 @@ pub struct World {
     pub region: String,
     pub bucket: String,
     pub clients: Clients,
-    events_queue: String,
+    /// Events already returned by `published`.
+    seen: Mutex<HashSet<String>>,
 }
 
 impl World {
@@ -36,13 +39,13 @@ impl World {
         let clients = Clients::from_sdk_config(account.sdk_config(region));
         let bucket = format!("lifeboat-catalog-{}", account.id);
         seed::bucket(&clients.s3, &bucket).await;
-        let events_queue = seed::event_tap(&clients.events, &account, region).await;
+        seed::event_tap(&clients.events, &account, region).await;
         World {
             account,
             region: region.to_string(),
             bucket,
             clients,
-            events_queue,
+            seen: Mutex::new(HashSet::new()),
         }
     }
 
@@ -103,7 +106,12 @@ impl World {
 
     /// The `lifeboat` events published since the last call.
     pub fn published(&self) -> Vec<Value> {
-        sqs::drain(&self.account, &self.region, &self.events_queue)
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        eventlog::read_all(&self.account, &self.region)
+            .into_iter()
+            .filter(|(id, _)| seen.insert(id.clone()))
+            .map(|(_, event)| event)
+            .collect()
     }
 }
 

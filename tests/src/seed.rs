@@ -4,7 +4,7 @@
 use aws_sdk_rds::types::Tag;
 
 use crate::account::Account;
-use crate::sqs;
+use crate::eventlog;
 
 pub const SELECT: (&str, &str) = ("lifeboat:backup", "true");
 
@@ -21,7 +21,20 @@ pub async fn instance(
     engine: &str,
     tag_list: &[(&str, &str)],
 ) {
+    encrypted_instance(rds, id, engine, tag_list, None).await;
+}
+
+/// A standalone DB instance, its storage encrypted with `kms_key` if given.
+pub async fn encrypted_instance(
+    rds: &aws_sdk_rds::Client,
+    id: &str,
+    engine: &str,
+    tag_list: &[(&str, &str)],
+    kms_key: Option<&str>,
+) {
     rds.create_db_instance()
+        .storage_encrypted(kms_key.is_some())
+        .set_kms_key_id(kms_key.map(str::to_string))
         .db_instance_identifier(id)
         .db_instance_class("db.t4g.medium")
         .engine(engine)
@@ -46,7 +59,21 @@ pub async fn cluster(
     members: &[(&str, &str)],
     tag_list: &[(&str, &str)],
 ) {
+    encrypted_cluster(rds, id, engine, members, tag_list, None).await;
+}
+
+/// An Aurora cluster, its storage encrypted with `kms_key` if given.
+pub async fn encrypted_cluster(
+    rds: &aws_sdk_rds::Client,
+    id: &str,
+    engine: &str,
+    members: &[(&str, &str)],
+    tag_list: &[(&str, &str)],
+    kms_key: Option<&str>,
+) {
     rds.create_db_cluster()
+        .storage_encrypted(kms_key.is_some())
+        .set_kms_key_id(kms_key.map(str::to_string))
         .db_cluster_identifier(id)
         .engine(engine)
         .master_username("lifeboat")
@@ -76,14 +103,10 @@ pub async fn bucket(s3: &aws_sdk_s3::Client, name: &str) {
         .unwrap_or_else(|e| panic!("create bucket {name}: {e:?}"));
 }
 
-/// Routes every `lifeboat` event on the default bus to a queue, so a test can
-/// read what was published. Returns the queue URL.
-pub async fn event_tap(
-    events: &aws_sdk_eventbridge::Client,
-    account: &Account,
-    region: &str,
-) -> String {
-    let (url, arn) = sqs::create_queue(account, region, "lifeboat-events");
+/// Routes every `lifeboat` event on the default bus to a log group, so a
+/// test can read what was published.
+pub async fn event_tap(events: &aws_sdk_eventbridge::Client, account: &Account, region: &str) {
+    let arn = eventlog::create(account, region);
     events
         .put_rule()
         .name("lifeboat-events-tap")
@@ -96,7 +119,7 @@ pub async fn event_tap(
         .rule("lifeboat-events-tap")
         .targets(
             aws_sdk_eventbridge::types::Target::builder()
-                .id("queue")
+                .id("log-group")
                 .arn(arn)
                 .build()
                 .unwrap_or_else(|e| panic!("target: {e}")),
@@ -104,5 +127,4 @@ pub async fn event_tap(
         .send()
         .await
         .unwrap_or_else(|e| panic!("put targets: {e:?}"));
-    url
 }

@@ -7,16 +7,15 @@
 
 pub mod event;
 
-use chrono::Utc;
+use chrono::{SubsecRound, Utc};
 use futures_util::{stream, StreamExt};
 use lambda_runtime::LambdaEvent;
 use lifeboat::catalog::{self, Catalog, Record, RecordKind, SnapshotRecord};
 use lifeboat::model::Database;
 use lifeboat::outcome::{Entry, Outcome, Summary};
 use lifeboat::publisher::{Event, Publisher};
-use lifeboat::{naming, rds, selection, tags, Context, Error};
+use lifeboat::{invocation, naming, rds, selection, tags, Context, Error};
 use serde_json::{json, Value};
-use tracing::Instrument;
 
 use crate::event::Request;
 
@@ -24,19 +23,11 @@ pub const FUNCTION: &str = "snapshot";
 
 /// The Lambda handler: parse, act, summarise.
 pub async fn handle(ctx: &Context, event: LambdaEvent<Value>) -> Result<Summary, Error> {
-    let span = tracing::info_span!("invocation", request_id = %event.context.request_id);
-    async {
-        let request = event::parse(&event.payload, Utc::now()).inspect_err(|e| {
-            tracing::error!(error = %e, "refused the event; nothing was done");
-        })?;
-        let summary = run(ctx, request).await?;
-        tracing::info!(
-            summary = %serde_json::to_string(&summary).unwrap_or_default(),
-            "done"
-        );
-        summary.into_result()
-    }
-    .instrument(span)
+    invocation::handle(
+        event,
+        |payload| event::parse(payload, Utc::now().trunc_subsecs(0)),
+        |request| run(ctx, request),
+    )
     .await
 }
 
@@ -44,7 +35,6 @@ pub async fn handle(ctx: &Context, event: LambdaEvent<Value>) -> Result<Summary,
 pub async fn run(ctx: &Context, request: Request) -> Result<Summary, Error> {
     let Some(scope) = &request.scope else {
         let note = request.note.clone().unwrap_or_default();
-        tracing::info!("{note}");
         return Ok(Summary::new(FUNCTION, Some(request.trigger), Vec::new()).with_message(note));
     };
 
@@ -68,29 +58,10 @@ pub async fn run(ctx: &Context, request: Request) -> Result<Summary, Error> {
         }
         outcomes.push(entry);
     }
-    for entry in &outcomes {
-        tracing::info!(
-            database = %entry.database,
-            outcome = entry.outcome.name(),
-            snapshot_id = entry.snapshot_id.as_deref().unwrap_or(""),
-            detail = %outcome_detail(&entry.outcome),
-            "outcome"
-        );
-    }
 
     let mut summary = Summary::new(FUNCTION, Some(request.trigger.clone()), outcomes);
     summary.errors = Publisher::new(ctx).publish(&events).await;
     Ok(summary)
-}
-
-fn outcome_detail(outcome: &Outcome) -> &str {
-    match outcome {
-        Outcome::Deferred { reason } | Outcome::Kept { reason } | Outcome::Skipped { reason } => {
-            reason
-        }
-        Outcome::Failed { error } => error,
-        _ => "",
-    }
 }
 
 /// Takes one DB's snapshot and writes its record; the outcome and the event
@@ -149,7 +120,7 @@ async fn snapshot_one(
             engine: db.engine.clone(),
             engine_version: db.engine_version.clone(),
             encrypted: db.encrypted,
-            kms_key_id: db.kms_key_id.clone(),
+            kms_key_id: db.encrypted.then(|| db.kms_key_id.clone()).flatten(),
             recovery_point_time: request.recovery_point,
             trigger: request.trigger.clone(),
             config: db.config.clone(),

@@ -1,0 +1,220 @@
+//! The events `lifeboat-copy` accepts, parsed into one `Request`.
+
+use aws_lambda_events::cloudwatch_events::CloudWatchEvent;
+use lifeboat::identifier;
+use lifeboat::outcome::{Trigger, TriggerKind};
+use lifeboat::Error;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+pub const SCHEDULED_EVENT: &str = "Scheduled Event";
+pub const DB_SNAPSHOT_EVENT: &str = "RDS DB Snapshot Event";
+pub const DB_CLUSTER_SNAPSHOT_EVENT: &str = "RDS DB Cluster Snapshot Event";
+/// "Manual snapshot created".
+pub const MANUAL_SNAPSHOT_CREATED: &str = "RDS-EVENT-0042";
+/// "Manual cluster snapshot created".
+pub const MANUAL_CLUSTER_SNAPSHOT_CREATED: &str = "RDS-EVENT-0075";
+
+const ACCEPTED: &str = "an \"RDS DB Snapshot Event\" (RDS-EVENT-0042), an \"RDS DB Cluster \
+    Snapshot Event\" (RDS-EVENT-0075), a \"Scheduled Event\" or {} (reconcile), or \
+    {\"snapshots\": [\"<identifier or ARN>\", ...]}";
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Request {
+    /// Copy these snapshots (identifiers or ARNs in the source region).
+    Snapshots {
+        trigger: Trigger,
+        snapshots: Vec<String>,
+    },
+    /// Copy every available managed snapshot that lacks a copy somewhere.
+    Reconcile { trigger: Trigger },
+    /// An RDS event that is not about a new manual snapshot.
+    Nothing { trigger: Trigger, note: String },
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ManualRequest {
+    snapshots: Vec<String>,
+}
+
+/// The `detail` of an RDS event.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct RdsEventDetail {
+    #[serde(rename = "EventID")]
+    event_id: String,
+    source_identifier: String,
+    #[serde(default)]
+    source_arn: Option<String>,
+    #[serde(default)]
+    message: Option<String>,
+}
+
+pub fn parse(payload: &Value) -> Result<Request, Error> {
+    let Some(object) = payload.as_object() else {
+        return Err(Error::InvalidEvent(format!(
+            "expected a JSON object; accepted: {ACCEPTED}"
+        )));
+    };
+    if object.is_empty() {
+        return Ok(Request::Reconcile {
+            trigger: Trigger::new(TriggerKind::Schedule),
+        });
+    }
+    if let Some(detail_type) = object.get("detail-type") {
+        return match detail_type.as_str() {
+            Some(SCHEDULED_EVENT) => {
+                let event: CloudWatchEvent<Value> = from_value(payload, SCHEDULED_EVENT)?;
+                Ok(Request::Reconcile {
+                    trigger: Trigger {
+                        event_id: event.id,
+                        ..Trigger::new(TriggerKind::Schedule)
+                    },
+                })
+            }
+            Some(kind @ (DB_SNAPSHOT_EVENT | DB_CLUSTER_SNAPSHOT_EVENT)) => {
+                let event: CloudWatchEvent<RdsEventDetail> = from_value(payload, kind)?;
+                let detail = event
+                    .detail
+                    .ok_or_else(|| Error::InvalidEvent(format!("{kind} has no detail")))?;
+                let trigger = Trigger {
+                    event_id: event.id,
+                    reason: detail.message.clone(),
+                    ..Trigger::new(TriggerKind::RdsEvent)
+                };
+                if detail.event_id != MANUAL_SNAPSHOT_CREATED
+                    && detail.event_id != MANUAL_CLUSTER_SNAPSHOT_CREATED
+                {
+                    return Ok(Request::Nothing {
+                        trigger,
+                        note: format!(
+                            "{} about {} is not a manual snapshot being created: nothing to copy",
+                            detail.event_id, detail.source_identifier
+                        ),
+                    });
+                }
+                let snapshot = detail.source_arn.unwrap_or(detail.source_identifier);
+                Ok(Request::Snapshots {
+                    trigger,
+                    snapshots: vec![snapshot],
+                })
+            }
+            _ => Err(Error::InvalidEvent(format!(
+                "unsupported detail-type {detail_type}; accepted: {ACCEPTED}"
+            ))),
+        };
+    }
+    if object.contains_key("snapshots") {
+        let manual: ManualRequest = from_value(payload, "manual request")?;
+        if manual.snapshots.is_empty() {
+            return Err(Error::InvalidEvent(
+                "\"snapshots\" is empty: name at least one snapshot".to_string(),
+            ));
+        }
+        let mut snapshots: Vec<String> = Vec::new();
+        for s in manual.snapshots {
+            let s = if s.starts_with("arn:") {
+                s
+            } else {
+                identifier::validate("snapshot", &s)?
+            };
+            if !snapshots.contains(&s) {
+                snapshots.push(s);
+            }
+        }
+        return Ok(Request::Snapshots {
+            trigger: Trigger::new(TriggerKind::Manual),
+            snapshots,
+        });
+    }
+    let fields: Vec<&str> = object.keys().map(String::as_str).collect();
+    Err(Error::InvalidEvent(format!(
+        "unrecognised event with fields {fields:?}; accepted: {ACCEPTED}"
+    )))
+}
+
+fn from_value<T: serde::de::DeserializeOwned>(payload: &Value, what: &str) -> Result<T, Error> {
+    T::deserialize(payload).map_err(|e| Error::InvalidEvent(format!("malformed {what}: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use std::path::PathBuf;
+
+    fn sample(name: &str) -> Value {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../events")
+            .join(name);
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn rds_snapshot_events_name_their_snapshot() {
+        let Request::Snapshots { trigger, snapshots } =
+            parse(&sample("copy-db-snapshot-created.json")).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(trigger.kind, TriggerKind::RdsEvent);
+        assert_eq!(snapshots.len(), 1);
+        assert!(
+            snapshots[0].contains(":snapshot:lifeboat-orders-"),
+            "{snapshots:?}"
+        );
+        let Request::Snapshots { snapshots, .. } =
+            parse(&sample("copy-db-cluster-snapshot-created.json")).unwrap()
+        else {
+            panic!()
+        };
+        assert!(
+            snapshots[0].contains(":cluster-snapshot:lifeboat-ledger-"),
+            "{snapshots:?}"
+        );
+    }
+
+    #[test]
+    fn other_rds_events_do_nothing() {
+        let mut event = sample("copy-db-snapshot-created.json");
+        event["detail"]["EventID"] = json!("RDS-EVENT-0041");
+        assert!(matches!(parse(&event).unwrap(), Request::Nothing { .. }));
+    }
+
+    #[test]
+    fn schedules_reconcile() {
+        assert!(matches!(
+            parse(&json!({})).unwrap(),
+            Request::Reconcile { .. }
+        ));
+        assert!(matches!(
+            parse(&sample("copy-scheduled.json")).unwrap(),
+            Request::Reconcile { .. }
+        ));
+    }
+
+    #[test]
+    fn manual_requests_are_checked() {
+        let Request::Snapshots { snapshots, .. } = parse(&sample("copy-manual.json")).unwrap()
+        else {
+            panic!()
+        };
+        assert!(!snapshots.is_empty());
+        for (payload, expected) in [
+            (json!({"snapshots": []}), "is empty"),
+            (
+                json!({"snapshots": ["bad_id"]}),
+                "invalid snapshot identifier",
+            ),
+            (
+                json!({"snapshots": ["x"], "regions": ["us-west-2"]}),
+                "unknown field `regions`",
+            ),
+            (json!({"snapshot": ["x"]}), "unrecognised event"),
+        ] {
+            let err = parse(&payload).unwrap_err().to_string();
+            assert!(err.contains(expected), "{payload}: {err}");
+        }
+    }
+}

@@ -1,0 +1,340 @@
+//! `lifeboat-copy`: copies Lifeboat's snapshots into every DR region.
+//!
+//! Fired by RDS's own "manual snapshot created" events for an immediate copy,
+//! and by a schedule that reconciles: every available managed snapshot that
+//! lacks a copy in a DR region gets one. RDS events are best-effort (and
+//! Aurora sends none when a copy finishes), so the reconcile is what makes
+//! "every snapshot reaches every DR region" true.
+
+pub mod event;
+
+use std::collections::BTreeMap;
+
+use chrono::Utc;
+use futures_util::{stream, StreamExt};
+use lambda_runtime::LambdaEvent;
+use lifeboat::catalog::{self, Catalog, CopyRecord, Record, RecordKind};
+use lifeboat::copy_plan::{self, CopyAction, CopyLimits, CopySettings, PlannedCopy, RegionState};
+use lifeboat::model::Snapshot;
+use lifeboat::outcome::{Entry, Outcome, Summary, Trigger};
+use lifeboat::publisher::{Event, Publisher};
+use lifeboat::rds::{self, CopyResult};
+use lifeboat::{invocation, tags, Context, Error};
+use serde_json::{json, Value};
+
+use crate::event::Request;
+
+pub const FUNCTION: &str = "copy";
+
+/// Checks at cold start what this function cannot run without.
+pub fn check(ctx: &Context) -> Result<(), Error> {
+    ctx.config.require_dr_regions().map(|_| ())
+}
+
+pub async fn handle(ctx: &Context, event: LambdaEvent<Value>) -> Result<Summary, Error> {
+    invocation::handle(event, event::parse, |request| run(ctx, request)).await
+}
+
+pub async fn run(ctx: &Context, request: Request) -> Result<Summary, Error> {
+    let dr_regions = ctx.config.require_dr_regions()?;
+    let (trigger, sources, mut outcomes) = match request {
+        Request::Nothing { trigger, note } => {
+            return Ok(Summary::new(FUNCTION, Some(trigger), Vec::new()).with_message(note));
+        }
+        Request::Reconcile { trigger } => {
+            let all = rds::describe_manual_snapshots(&ctx.clients.rds).await?;
+            let sources = all.into_iter().filter(|s| is_original(ctx, s)).collect();
+            (trigger, sources, Vec::new())
+        }
+        Request::Snapshots { trigger, snapshots } => {
+            let (sources, outcomes) = resolve(ctx, &snapshots).await?;
+            (trigger, sources, outcomes)
+        }
+    };
+
+    // What each DR region holds: one paginated describe per region and kind.
+    let states: Vec<(String, Result<RegionState, Error>)> =
+        stream::iter(dr_regions.iter().cloned())
+            .map(|region| async move {
+                let rds = ctx.clients.rds_in(&region);
+                let state = rds::describe_manual_snapshots(&rds)
+                    .await
+                    .map(|snapshots| RegionState::from_snapshots(&snapshots));
+                (region, state)
+            })
+            .buffer_unordered(dr_regions.len().max(1))
+            .collect()
+            .await;
+    let mut reachable = Vec::new();
+    for (region, state) in states {
+        match state {
+            Ok(state) => reachable.push((region, state)),
+            Err(e) => {
+                for s in &sources {
+                    outcomes.push(entry(s, &region, Outcome::failed(&e)));
+                }
+            }
+        }
+    }
+    reachable.sort_by(|a, b| a.0.cmp(&b.0));
+
+    let settings = CopySettings {
+        kms_keys: Some(&ctx.config.dr_kms_keys),
+        option_groups: Some(&ctx.config.dr_option_groups),
+        limits: Some(CopyLimits::new(ctx.config.max_inflight_copies)),
+    };
+    let plan = copy_plan::plan(&sources, &reachable, &settings);
+    let catalog = Catalog::new(ctx);
+    let results: Vec<(Entry, Option<Event>)> = stream::iter(plan)
+        .map(|planned| carry_out(ctx, &catalog, &trigger, planned))
+        .buffer_unordered(ctx.config.concurrency)
+        .collect()
+        .await;
+
+    let mut events = Vec::new();
+    for (entry, event) in results {
+        events.extend(event);
+        outcomes.push(entry);
+    }
+    let mut summary = Summary::new(FUNCTION, Some(trigger), outcomes);
+    if sources.is_empty() && summary.outcomes.is_empty() {
+        summary = summary.with_message("no available Lifeboat snapshot to copy");
+    }
+    summary.errors = Publisher::new(ctx).publish(&events).await;
+    Ok(summary)
+}
+
+/// An original Lifeboat snapshot of this region, ready to copy. Copies that
+/// arrived here from another region are never copied on.
+fn is_original(ctx: &Context, s: &Snapshot) -> bool {
+    s.is_managed() && s.is_available() && s.source_region() == Some(ctx.config.region.as_str())
+}
+
+/// Looks up the snapshots an event or request names, deciding for each
+/// whether it is one to copy.
+async fn resolve(ctx: &Context, names: &[String]) -> Result<(Vec<Snapshot>, Vec<Entry>), Error> {
+    let mut sources = Vec::new();
+    let mut outcomes = Vec::new();
+    for name in names {
+        let skipped = |reason: String| {
+            Entry::new(name.as_str(), Outcome::Skipped { reason }).snapshot(name.as_str())
+        };
+        let (id, kind) = if name.starts_with("arn:") {
+            match rds::parse_snapshot_arn(name) {
+                Some((region, _, _)) if region != ctx.config.region => {
+                    outcomes.push(skipped(format!(
+                        "the snapshot is in {region}, not in this function's source region {}",
+                        ctx.config.region
+                    )));
+                    continue;
+                }
+                Some((_, kind, id)) => (id, Some(kind)),
+                None => {
+                    outcomes.push(
+                        Entry::new(
+                            name.as_str(),
+                            Outcome::Failed {
+                                error: format!("{name} is not an RDS snapshot ARN"),
+                            },
+                        )
+                        .snapshot(name.as_str()),
+                    );
+                    continue;
+                }
+            }
+        } else {
+            (name.as_str(), None)
+        };
+        let Some(snapshot) = rds::find_snapshot(&ctx.clients.rds, id, kind).await? else {
+            outcomes.push(
+                Entry::new(
+                    id,
+                    Outcome::Failed {
+                        error: format!(
+                            "no DB snapshot or DB cluster snapshot {id} in {}",
+                            ctx.config.region
+                        ),
+                    },
+                )
+                .snapshot(id),
+            );
+            continue;
+        };
+        if !snapshot.is_managed() {
+            outcomes.push(skipped(format!(
+                "not a Lifeboat snapshot (no tag {}=true)",
+                tags::MANAGED
+            )));
+        } else if snapshot.source_region() != Some(ctx.config.region.as_str()) {
+            outcomes.push(skipped(format!(
+                "a copy from {}, not an original of {}",
+                snapshot.source_region().unwrap_or("another region"),
+                ctx.config.region
+            )));
+        } else if !snapshot.is_available() {
+            outcomes.push(skipped(format!(
+                "status is {}; the reconcile copies it once it is available",
+                snapshot.status
+            )));
+        } else {
+            sources.push(snapshot);
+        }
+    }
+    Ok((sources, outcomes))
+}
+
+fn entry(snapshot: &Snapshot, region: &str, outcome: Outcome) -> Entry {
+    Entry::new(snapshot.source_db(), outcome)
+        .kind(snapshot.kind)
+        .region(region)
+        .snapshot(&snapshot.id)
+}
+
+/// The ARN the copy has (or will have) in `region`: the source ARN with the
+/// region replaced, since the copy keeps the identifier.
+fn arn_in(source_arn: &str, region: &str) -> String {
+    let mut parts: Vec<&str> = source_arn.splitn(6, ':').collect();
+    if parts.len() == 6 {
+        parts[3] = region;
+    }
+    parts.join(":")
+}
+
+async fn carry_out(
+    ctx: &Context,
+    catalog: &Catalog,
+    trigger: &Trigger,
+    planned: PlannedCopy<'_>,
+) -> (Entry, Option<Event>) {
+    let PlannedCopy {
+        snapshot,
+        region,
+        action,
+    } = planned;
+    let failed = |error: String| {
+        let event = Event {
+            detail_type: "Snapshot Copy Failed",
+            resources: vec![snapshot.arn.clone()],
+            detail: json!({
+                "database": snapshot.source_db(),
+                "snapshot_id": snapshot.id,
+                "source_arn": snapshot.arn,
+                "region": region,
+                "trigger": trigger,
+                "error": error,
+            }),
+        };
+        (
+            entry(snapshot, &region, Outcome::Failed { error }),
+            Some(event),
+        )
+    };
+    let (kms_key_id, option_group) = match action {
+        CopyAction::Exists { .. } => return (entry(snapshot, &region, Outcome::Exists), None),
+        CopyAction::Deferred { reason } => {
+            return (entry(snapshot, &region, Outcome::Deferred { reason }), None)
+        }
+        CopyAction::Failed { reason } => return failed(reason),
+        CopyAction::Start {
+            kms_key_id,
+            option_group,
+        } => (kms_key_id, option_group),
+    };
+
+    let tags: Vec<(String, String)> = snapshot
+        .tags
+        .iter()
+        .filter(|(k, _)| !tags::is_reserved(k))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect::<BTreeMap<_, _>>()
+        .into_iter()
+        .collect();
+    let rds = ctx.clients.rds_in(&region);
+    let result = rds::copy_snapshot(
+        &rds,
+        snapshot,
+        kms_key_id.as_deref(),
+        option_group.as_deref(),
+        &tags,
+    )
+    .await;
+    let (outcome, copy_arn) = match result {
+        Ok(CopyResult::Started { arn }) => (Outcome::Copied, arn),
+        Ok(CopyResult::AlreadyExists) => (Outcome::Exists, arn_in(&snapshot.arn, &region)),
+        Ok(CopyResult::CopyLimit(message)) => {
+            let reason = format!("RDS's limit on copies in progress into {region} was reached ({message}); the next reconcile copies it");
+            return (entry(snapshot, &region, Outcome::Deferred { reason }), None);
+        }
+        Ok(CopyResult::SnapshotQuota(message)) => {
+            return failed(format!(
+                "the manual snapshot quota in {region} is used up ({message}): delete snapshots there or raise the \
+                 \"Manual DB snapshots\" / \"Manual DB cluster snapshots\" quota"
+            ))
+        }
+        Err(e) => return failed(e.to_string()),
+    };
+
+    let recovery_point = snapshot.recovery_point();
+    let record = Record::new(
+        RecordKind::Copy,
+        Utc::now(),
+        CopyRecord {
+            snapshot_id: snapshot.id.clone(),
+            source_arn: snapshot.arn.clone(),
+            source_region: ctx.config.region.clone(),
+            region: region.clone(),
+            copy_arn: copy_arn.clone(),
+            kms_key_id: kms_key_id.clone(),
+            database: snapshot.source_db().to_string(),
+            database_kind: snapshot.kind,
+            recovery_point_time: recovery_point,
+        },
+    );
+    let key = catalog::copy_key(
+        catalog.prefix(),
+        &region,
+        snapshot.source_db(),
+        recovery_point,
+        &snapshot.id,
+    );
+    if let Err(e) = catalog.put_new(&key, &record).await {
+        return failed(format!(
+            "copy {copy_arn} was started but its catalog record {key} was not written: {e}"
+        ));
+    }
+    if outcome == Outcome::Exists {
+        return (entry(snapshot, &region, outcome), None);
+    }
+    let event = Event {
+        detail_type: "Snapshot Copy Started",
+        resources: vec![snapshot.arn.clone(), copy_arn.clone()],
+        detail: json!({
+            "database": snapshot.source_db(),
+            "database_kind": snapshot.kind,
+            "snapshot_id": snapshot.id,
+            "source_arn": snapshot.arn,
+            "copy_arn": copy_arn,
+            "region": region,
+            "kms_key_id": kms_key_id,
+            "trigger": trigger,
+            "catalog_key": key,
+        }),
+    };
+    (entry(snapshot, &region, outcome), Some(event))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_copy_keeps_the_arn_but_for_the_region() {
+        assert_eq!(
+            arn_in(
+                "arn:aws:rds:us-east-1:123456789012:cluster-snapshot:lifeboat-ledger-20261124-0400",
+                "eu-west-1"
+            ),
+            "arn:aws:rds:eu-west-1:123456789012:cluster-snapshot:lifeboat-ledger-20261124-0400"
+        );
+    }
+}

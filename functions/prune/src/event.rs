@@ -1,0 +1,118 @@
+//! The events `lifeboat-prune` accepts, parsed into one `Request`.
+
+use aws_lambda_events::cloudwatch_events::CloudWatchEvent;
+use chrono::{DateTime, Utc};
+use lifeboat::outcome::{Trigger, TriggerKind};
+use lifeboat::Error;
+use serde::Deserialize;
+use serde_json::Value;
+
+pub const SCHEDULED_EVENT: &str = "Scheduled Event";
+
+const ACCEPTED: &str =
+    "a \"Scheduled Event\", {} from EventBridge Scheduler, or {\"dry_run\": true}";
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    pub trigger: Trigger,
+    /// "Now" for the retention policy: the event's `time`, so a run can be
+    /// reproduced exactly.
+    pub now: DateTime<Utc>,
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ManualRequest {
+    dry_run: bool,
+}
+
+pub fn parse(payload: &Value, now: DateTime<Utc>) -> Result<Request, Error> {
+    let Some(object) = payload.as_object() else {
+        return Err(Error::InvalidEvent(format!(
+            "expected a JSON object; accepted: {ACCEPTED}"
+        )));
+    };
+    let schedule = |event_id, now| Request {
+        trigger: Trigger {
+            event_id,
+            ..Trigger::new(TriggerKind::Schedule)
+        },
+        now,
+        dry_run: false,
+    };
+    if object.is_empty() {
+        return Ok(schedule(None, now));
+    }
+    if let Some(detail_type) = object.get("detail-type") {
+        if detail_type.as_str() != Some(SCHEDULED_EVENT) {
+            return Err(Error::InvalidEvent(format!(
+                "unsupported detail-type {detail_type}; accepted: {ACCEPTED}"
+            )));
+        }
+        let event: CloudWatchEvent<Value> = CloudWatchEvent::deserialize(payload)
+            .map_err(|e| Error::InvalidEvent(format!("malformed {SCHEDULED_EVENT}: {e}")))?;
+        return Ok(schedule(event.id, event.time));
+    }
+    if object.contains_key("dry_run") {
+        let manual = ManualRequest::deserialize(payload)
+            .map_err(|e| Error::InvalidEvent(format!("malformed manual request: {e}")))?;
+        return Ok(Request {
+            trigger: Trigger::new(TriggerKind::Manual),
+            now,
+            dry_run: manual.dry_run,
+        });
+    }
+    let fields: Vec<&str> = object.keys().map(String::as_str).collect();
+    Err(Error::InvalidEvent(format!(
+        "unrecognised event with fields {fields:?}; accepted: {ACCEPTED}"
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use serde_json::json;
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 26, 12, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn a_scheduled_event_prunes_as_of_its_time() {
+        let event = json!({
+            "version": "0", "id": "x", "detail-type": "Scheduled Event", "source": "aws.events",
+            "account": "123456789012", "time": "2026-12-15T12:00:00Z", "region": "us-east-1",
+            "resources": [], "detail": {}
+        });
+        let request = parse(&event, now()).unwrap();
+        assert_eq!(
+            request.now,
+            Utc.with_ymd_and_hms(2026, 12, 15, 12, 0, 0).unwrap()
+        );
+        assert!(!request.dry_run);
+        assert_eq!(request.trigger.event_id.as_deref(), Some("x"));
+    }
+
+    #[test]
+    fn manual_forms() {
+        assert!(parse(&json!({"dry_run": true}), now()).unwrap().dry_run);
+        assert!(!parse(&json!({}), now()).unwrap().dry_run);
+        for (payload, expected) in [
+            (json!({"dry_run": "yes"}), "malformed manual request"),
+            (
+                json!({"dry_run": true, "force": true}),
+                "unknown field `force`",
+            ),
+            (json!({"dryrun": true}), "unrecognised event"),
+            (
+                json!({"detail-type": "RDS DB Snapshot Event"}),
+                "unsupported detail-type",
+            ),
+        ] {
+            let err = parse(&payload, now()).unwrap_err().to_string();
+            assert!(err.contains(expected), "{payload}: {err}");
+        }
+    }
+}

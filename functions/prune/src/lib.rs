@@ -1,0 +1,258 @@
+//! `lifeboat-prune`: applies the retention policy to Lifeboat's snapshots in
+//! the source region and in every DR region.
+//!
+//! Only snapshots tagged `lifeboat:managed=true` are considered. Per DB and
+//! per region, the policy in `lifeboat::retention` decides; it never deletes
+//! the newest available snapshot or one still being created or copied.
+
+pub mod event;
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, SubsecRound, Utc};
+use futures_util::{stream, StreamExt};
+use lambda_runtime::LambdaEvent;
+use lifeboat::catalog::{self, Catalog, DeletionRecord, Record, RecordKind};
+use lifeboat::model::{DatabaseKind, Snapshot};
+use lifeboat::outcome::{Entry, Outcome, Summary, Trigger};
+use lifeboat::publisher::{Event, Publisher};
+use lifeboat::retention::{self, Policy};
+use lifeboat::{invocation, rds, Context, Error};
+use serde_json::{json, Value};
+
+use crate::event::Request;
+
+pub const FUNCTION: &str = "prune";
+
+/// Checks at cold start what this function cannot run without.
+pub fn check(ctx: &Context) -> Result<(), Error> {
+    ctx.config.require_retention().map(|_| ())
+}
+
+pub async fn handle(ctx: &Context, event: LambdaEvent<Value>) -> Result<Summary, Error> {
+    invocation::handle(
+        event,
+        |payload| event::parse(payload, Utc::now().trunc_subsecs(0)),
+        |request| run(ctx, request),
+    )
+    .await
+}
+
+/// A snapshot and what the policy decided for it.
+struct Decision {
+    snapshot: Snapshot,
+    region: String,
+    policy: Policy,
+    keep: Option<String>,
+}
+
+pub async fn run(ctx: &Context, request: Request) -> Result<Summary, Error> {
+    ctx.config.require_retention()?;
+    // A dry run set in the configuration is a safety catch an event cannot
+    // release.
+    let dry_run = ctx.config.dry_run || request.dry_run;
+    let mut regions = vec![ctx.config.region.clone()];
+    regions.extend(ctx.config.dr_regions.iter().cloned());
+
+    let listed: Vec<(String, Result<Vec<Decision>, Error>)> = stream::iter(regions)
+        .map(|region| async move {
+            let decisions = decide_region(ctx, &region, request.now).await;
+            (region, decisions)
+        })
+        .buffer_unordered(4)
+        .collect()
+        .await;
+
+    let mut outcomes = Vec::new();
+    let mut errors = Vec::new();
+    let mut doomed = Vec::new();
+    for (region, decisions) in listed {
+        match decisions {
+            Err(e) => errors.push(format!("{region}: {e}")),
+            Ok(decisions) => {
+                for d in decisions {
+                    match &d.keep {
+                        Some(reason) => outcomes.push(entry(
+                            &d,
+                            Outcome::Kept {
+                                reason: reason.clone(),
+                            },
+                        )),
+                        None if dry_run => outcomes.push(entry(&d, Outcome::WouldDelete)),
+                        None => doomed.push(d),
+                    }
+                }
+            }
+        }
+    }
+
+    let catalog = Catalog::new(ctx);
+    let results: Vec<(Entry, Event)> = stream::iter(doomed.iter())
+        .map(|d| delete(ctx, &catalog, &request.trigger, d))
+        .buffer_unordered(ctx.config.concurrency)
+        .collect()
+        .await;
+    let mut events = Vec::new();
+    for (entry, event) in results {
+        events.push(event);
+        outcomes.push(entry);
+    }
+
+    let mut summary = Summary::new(FUNCTION, Some(request.trigger), outcomes);
+    if dry_run {
+        summary = summary.with_message(format!(
+            "dry run as of {}: nothing was deleted",
+            request.now.to_rfc3339()
+        ));
+    }
+    summary.errors = errors;
+    summary
+        .errors
+        .extend(Publisher::new(ctx).publish(&events).await);
+    Ok(summary)
+}
+
+/// Lists the managed snapshots in `region` and applies its policy per DB.
+async fn decide_region(
+    ctx: &Context,
+    region: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<Decision>, Error> {
+    let policy = *ctx
+        .config
+        .retention_for(region)
+        .ok_or(Error::MissingSetting(lifeboat::config::RETENTION))?;
+    let rds = if region == ctx.config.region {
+        ctx.clients.rds.clone()
+    } else {
+        ctx.clients.rds_in(region)
+    };
+    let snapshots = rds::describe_manual_snapshots(&rds).await?;
+    let mut groups: BTreeMap<(DatabaseKind, String), Vec<Snapshot>> = BTreeMap::new();
+    for s in snapshots.into_iter().filter(Snapshot::is_managed) {
+        groups
+            .entry((s.kind, s.source_db().to_string()))
+            .or_default()
+            .push(s);
+    }
+
+    let mut decisions = Vec::new();
+    for (_, group) in groups {
+        let (timed, untimed): (Vec<Snapshot>, Vec<Snapshot>) = group
+            .into_iter()
+            .partition(|s| s.recovery_point().is_some());
+        // Without a time there is no age: such a snapshot is kept.
+        decisions.extend(untimed.into_iter().map(|snapshot| Decision {
+            snapshot,
+            region: region.to_string(),
+            policy,
+            keep: Some("no recovery point or creation time to age it by".to_string()),
+        }));
+        let candidates: Vec<retention::Snapshot> = timed
+            .iter()
+            .filter_map(|s| {
+                Some(retention::Snapshot {
+                    id: s.id.clone(),
+                    time: s.recovery_point()?,
+                    available: s.is_available(),
+                })
+            })
+            .collect();
+        let verdicts = retention::decide(&policy, &candidates, now);
+        for (snapshot, verdict) in timed.into_iter().zip(verdicts) {
+            let keep = verdict.is_kept().then(|| {
+                verdict
+                    .keep
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            });
+            decisions.push(Decision {
+                snapshot,
+                region: region.to_string(),
+                policy,
+                keep,
+            });
+        }
+    }
+    Ok(decisions)
+}
+
+fn entry(d: &Decision, outcome: Outcome) -> Entry {
+    Entry::new(d.snapshot.source_db(), outcome)
+        .kind(d.snapshot.kind)
+        .region(&d.region)
+        .snapshot(&d.snapshot.id)
+}
+
+async fn delete(
+    ctx: &Context,
+    catalog: &Catalog,
+    trigger: &Trigger,
+    d: &Decision,
+) -> (Entry, Event) {
+    let s = &d.snapshot;
+    let reason = format!("kept by no rule of the retention policy {}", d.policy);
+    let detail = |error: Option<String>| {
+        json!({
+            "database": s.source_db(),
+            "database_kind": s.kind,
+            "snapshot_id": s.id,
+            "snapshot_arn": s.arn,
+            "region": d.region,
+            "recovery_point_time": s.recovery_point(),
+            "reason": reason,
+            "trigger": trigger,
+            "error": error,
+        })
+    };
+    let rds = if d.region == ctx.config.region {
+        ctx.clients.rds.clone()
+    } else {
+        ctx.clients.rds_in(&d.region)
+    };
+    if let Err(e) = rds::delete_snapshot(&rds, s).await {
+        let event = Event {
+            detail_type: "Snapshot Deletion Failed",
+            resources: vec![s.arn.clone()],
+            detail: detail(Some(e.to_string())),
+        };
+        return (entry(d, Outcome::failed(&e)), event);
+    }
+    let record = Record::new(
+        RecordKind::Deletion,
+        Utc::now(),
+        DeletionRecord {
+            snapshot_id: s.id.clone(),
+            snapshot_arn: s.arn.clone(),
+            region: d.region.clone(),
+            database: s.source_db().to_string(),
+            database_kind: s.kind,
+            recovery_point_time: s.recovery_point(),
+            reason: reason.clone(),
+        },
+    );
+    let key = catalog::deletion_key(
+        catalog.prefix(),
+        &d.region,
+        s.source_db(),
+        s.recovery_point(),
+        &s.id,
+    );
+    let event = Event {
+        detail_type: "Snapshot Deleted",
+        resources: vec![s.arn.clone()],
+        detail: detail(None),
+    };
+    match catalog.put_new(&key, &record).await {
+        Ok(_) => (entry(d, Outcome::Deleted), event),
+        Err(e) => {
+            let error = format!(
+                "snapshot {} was deleted but its catalog record {key} was not written: {e}",
+                s.id
+            );
+            (entry(d, Outcome::Failed { error }), event)
+        }
+    }
+}

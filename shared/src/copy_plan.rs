@@ -1,0 +1,457 @@
+//! Which snapshots to copy into which DR region, now: pure.
+//!
+//! RDS allows at most 20 DB snapshot copies and 5 DB cluster snapshot copies
+//! in progress into one destination region; what is already in flight there
+//! counts. Within those limits the newest recovery points go first (they
+//! matter most if the source region is lost); the rest are `Deferred` for
+//! the next reconcile. A copy that is already there, in any state, is done.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::model::{DatabaseKind, Snapshot};
+
+pub const RDS_MAX_DB_SNAPSHOT_COPIES: u32 = 20;
+pub const RDS_MAX_DB_CLUSTER_SNAPSHOT_COPIES: u32 = 5;
+
+/// Copies allowed in progress per destination region, by kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CopyLimits {
+    pub instance: u32,
+    pub cluster: u32,
+}
+
+impl CopyLimits {
+    /// RDS's limits, lowered to `configured` where that is smaller.
+    pub fn new(configured: Option<u32>) -> Self {
+        let lower = |rds: u32| configured.map_or(rds, |c| c.min(rds));
+        CopyLimits {
+            instance: lower(RDS_MAX_DB_SNAPSHOT_COPIES),
+            cluster: lower(RDS_MAX_DB_CLUSTER_SNAPSHOT_COPIES),
+        }
+    }
+
+    fn of(&self, kind: DatabaseKind) -> u32 {
+        match kind {
+            DatabaseKind::Instance => self.instance,
+            DatabaseKind::Cluster => self.cluster,
+        }
+    }
+}
+
+/// What a DR region holds already.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RegionState {
+    /// Identifiers of the manual snapshots there, in any state.
+    pub existing: BTreeMap<String, String>,
+    /// Copies in progress into the region, by kind.
+    pub in_flight: BTreeMap<DatabaseKind, u32>,
+}
+
+impl RegionState {
+    pub fn from_snapshots(snapshots: &[Snapshot]) -> Self {
+        let mut state = RegionState::default();
+        for s in snapshots {
+            state.existing.insert(s.id.clone(), s.arn.clone());
+            if s.is_copy_in_progress() {
+                *state.in_flight.entry(s.kind).or_insert(0) += 1;
+            }
+        }
+        state
+    }
+}
+
+/// The settings a plan needs.
+#[derive(Debug, Clone, Default)]
+pub struct CopySettings<'a> {
+    pub kms_keys: Option<&'a BTreeMap<String, String>>,
+    pub option_groups: Option<&'a BTreeMap<(String, String), String>>,
+    pub limits: Option<CopyLimits>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum CopyAction {
+    /// The copy is there already (or in progress): nothing to do.
+    Exists {
+        arn: String,
+    },
+    Start {
+        kms_key_id: Option<String>,
+        option_group: Option<String>,
+    },
+    Deferred {
+        reason: String,
+    },
+    Failed {
+        reason: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlannedCopy<'a> {
+    pub snapshot: &'a Snapshot,
+    pub region: String,
+    pub action: CopyAction,
+}
+
+/// Plans a copy of every snapshot in `sources` into every region in
+/// `regions`, given what each region holds.
+pub fn plan<'a>(
+    sources: &'a [Snapshot],
+    regions: &[(String, RegionState)],
+    settings: &CopySettings,
+) -> Vec<PlannedCopy<'a>> {
+    let limits = settings.limits.unwrap_or(CopyLimits::new(None));
+    let mut order: Vec<&Snapshot> = sources.iter().collect();
+    // Newest first; ties broken by identifier so a plan is reproducible.
+    order.sort_by(|a, b| {
+        b.recovery_point()
+            .cmp(&a.recovery_point())
+            .then(a.id.cmp(&b.id))
+    });
+
+    let mut planned = Vec::new();
+    for (region, state) in regions {
+        let mut seen = BTreeSet::new();
+        let mut slots: BTreeMap<DatabaseKind, u32> =
+            [DatabaseKind::Instance, DatabaseKind::Cluster]
+                .into_iter()
+                .map(|kind| {
+                    let used = state.in_flight.get(&kind).copied().unwrap_or(0);
+                    (kind, limits.of(kind).saturating_sub(used))
+                })
+                .collect();
+        for snapshot in &order {
+            if !seen.insert((snapshot.kind, snapshot.id.as_str())) {
+                continue;
+            }
+            let action = if let Some(arn) = state.existing.get(&snapshot.id) {
+                CopyAction::Exists { arn: arn.clone() }
+            } else {
+                match requirements(snapshot, region, settings) {
+                    Err(reason) => CopyAction::Failed { reason },
+                    Ok((kms_key_id, option_group)) => {
+                        let free = slots.entry(snapshot.kind).or_insert(0);
+                        if *free == 0 {
+                            CopyAction::Deferred {
+                                reason: format!(
+                                    "{} {} copies in progress into {region} is the limit; the next reconcile copies it",
+                                    limits.of(snapshot.kind),
+                                    kind_name(snapshot.kind),
+                                ),
+                            }
+                        } else {
+                            *free -= 1;
+                            CopyAction::Start {
+                                kms_key_id,
+                                option_group,
+                            }
+                        }
+                    }
+                }
+            };
+            planned.push(PlannedCopy {
+                snapshot,
+                region: region.clone(),
+                action,
+            });
+        }
+    }
+    planned
+}
+
+fn kind_name(kind: DatabaseKind) -> &'static str {
+    match kind {
+        DatabaseKind::Instance => "DB snapshot",
+        DatabaseKind::Cluster => "DB cluster snapshot",
+    }
+}
+
+/// The KMS key and option group a copy into `region` needs, or why it can't
+/// be made.
+fn requirements(
+    snapshot: &Snapshot,
+    region: &str,
+    settings: &CopySettings,
+) -> Result<(Option<String>, Option<String>), String> {
+    let kms_key_id = if snapshot.encrypted {
+        // KMS keys are regional: the copy must be re-encrypted with a key
+        // that lives in the DR region.
+        let key = settings.kms_keys.and_then(|keys| keys.get(region));
+        match key {
+            Some(key) => Some(key.clone()),
+            None => {
+                return Err(format!(
+                    "snapshot {} is encrypted and LIFEBOAT_DR_KMS_KEYS has no key for {region}",
+                    snapshot.id
+                ))
+            }
+        }
+    } else {
+        None
+    };
+    let option_group = match &snapshot.option_group {
+        // A default option group exists in every region under the same name.
+        Some(group) if !group.starts_with("default:") => {
+            let target = settings
+                .option_groups
+                .and_then(|groups| groups.get(&(region.to_string(), group.clone())));
+            match target {
+                Some(target) => Some(target.clone()),
+                None => {
+                    return Err(format!(
+                        "snapshot {} uses option group {group}, which has no counterpart for {region} \
+                         in LIFEBOAT_DR_OPTION_GROUPS (add {region}:{group}=<option group in {region}>)",
+                        snapshot.id
+                    ))
+                }
+            }
+        }
+        _ => None,
+    };
+    Ok((kms_key_id, option_group))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeZone, Utc};
+
+    fn snapshot(id: &str, kind: DatabaseKind, hour: u32) -> Snapshot {
+        Snapshot {
+            id: id.to_string(),
+            arn: format!("arn:aws:rds:us-east-1:123456789012:snapshot:{id}"),
+            kind,
+            database: "orders".to_string(),
+            status: "available".to_string(),
+            engine: "postgres".to_string(),
+            encrypted: false,
+            kms_key_id: None,
+            option_group: None,
+            tags: BTreeMap::new(),
+            created: Some(Utc.with_ymd_and_hms(2026, 11, 24, hour, 0, 0).unwrap()),
+            copied_from: None,
+        }
+    }
+
+    fn regions(names: &[&str]) -> Vec<(String, RegionState)> {
+        names
+            .iter()
+            .map(|r| (r.to_string(), RegionState::default()))
+            .collect()
+    }
+
+    fn actions<'a>(plan: &'a [PlannedCopy], region: &str) -> Vec<(&'a str, &'a CopyAction)> {
+        plan.iter()
+            .filter(|p| p.region == region)
+            .map(|p| (p.snapshot.id.as_str(), &p.action))
+            .collect()
+    }
+
+    #[test]
+    fn every_snapshot_goes_to_every_region() {
+        let sources = [
+            snapshot("a", DatabaseKind::Instance, 1),
+            snapshot("b", DatabaseKind::Cluster, 2),
+        ];
+        let plan = plan(
+            &sources,
+            &regions(&["us-west-2", "eu-west-1"]),
+            &CopySettings::default(),
+        );
+        assert_eq!(plan.len(), 4);
+        assert!(plan.iter().all(|p| matches!(
+            p.action,
+            CopyAction::Start {
+                kms_key_id: None,
+                option_group: None
+            }
+        )));
+    }
+
+    #[test]
+    fn what_is_there_already_is_not_copied_again() {
+        let sources = [snapshot("a", DatabaseKind::Instance, 1)];
+        let mut state = RegionState::default();
+        state.existing.insert("a".into(), "arn:copy".into());
+        let plan = plan(
+            &sources,
+            &[("us-west-2".into(), state)],
+            &CopySettings::default(),
+        );
+        assert_eq!(
+            plan[0].action,
+            CopyAction::Exists {
+                arn: "arn:copy".into()
+            }
+        );
+    }
+
+    #[test]
+    fn the_limit_counts_copies_in_flight_and_defers_the_oldest() {
+        let sources: Vec<Snapshot> = (0..8)
+            .map(|h| snapshot(&format!("c{h}"), DatabaseKind::Cluster, h))
+            .collect();
+        let in_flight = Snapshot {
+            status: "copying".into(),
+            copied_from: Some("arn:source".into()),
+            ..snapshot("other", DatabaseKind::Cluster, 0)
+        };
+        let state = RegionState::from_snapshots(&[in_flight]);
+        assert_eq!(state.in_flight[&DatabaseKind::Cluster], 1);
+        let plan = plan(
+            &sources,
+            &[("us-west-2".into(), state)],
+            &CopySettings::default(),
+        );
+        let started: Vec<&str> = actions(&plan, "us-west-2")
+            .into_iter()
+            .filter(|(_, a)| matches!(a, CopyAction::Start { .. }))
+            .map(|(id, _)| id)
+            .collect();
+        // 5 allowed, 1 in flight: the 4 newest start.
+        assert_eq!(started, ["c7", "c6", "c5", "c4"]);
+        let deferred = actions(&plan, "us-west-2")
+            .into_iter()
+            .filter(|(_, a)| matches!(a, CopyAction::Deferred { .. }))
+            .count();
+        assert_eq!(deferred, 4);
+    }
+
+    #[test]
+    fn instance_and_cluster_limits_are_separate_and_can_be_lowered() {
+        let mut sources: Vec<Snapshot> = (0..3)
+            .map(|h| snapshot(&format!("i{h}"), DatabaseKind::Instance, h))
+            .collect();
+        sources.extend((0..3).map(|h| snapshot(&format!("c{h}"), DatabaseKind::Cluster, h)));
+        let settings = CopySettings {
+            limits: Some(CopyLimits::new(Some(2))),
+            ..CopySettings::default()
+        };
+        let plan = plan(&sources, &regions(&["us-west-2"]), &settings);
+        let count = |kind: DatabaseKind, started: bool| {
+            plan.iter()
+                .filter(|p| {
+                    p.snapshot.kind == kind
+                        && matches!(p.action, CopyAction::Start { .. }) == started
+                })
+                .count()
+        };
+        assert_eq!(
+            (
+                count(DatabaseKind::Instance, true),
+                count(DatabaseKind::Instance, false)
+            ),
+            (2, 1)
+        );
+        assert_eq!(
+            (
+                count(DatabaseKind::Cluster, true),
+                count(DatabaseKind::Cluster, false)
+            ),
+            (2, 1)
+        );
+        assert_eq!(
+            CopyLimits::new(Some(50)),
+            CopyLimits {
+                instance: 20,
+                cluster: 5
+            }
+        );
+        assert_eq!(
+            CopyLimits::new(Some(10)),
+            CopyLimits {
+                instance: 10,
+                cluster: 5
+            }
+        );
+    }
+
+    #[test]
+    fn an_encrypted_snapshot_needs_the_regions_key_and_fails_only_there() {
+        let sources = [Snapshot {
+            encrypted: true,
+            ..snapshot("a", DatabaseKind::Instance, 1)
+        }];
+        let keys = BTreeMap::from([("us-west-2".to_string(), "alias/dr-west".to_string())]);
+        let settings = CopySettings {
+            kms_keys: Some(&keys),
+            ..CopySettings::default()
+        };
+        let plan = plan(&sources, &regions(&["us-west-2", "eu-west-1"]), &settings);
+        assert_eq!(
+            actions(&plan, "us-west-2")[0].1,
+            &CopyAction::Start {
+                kms_key_id: Some("alias/dr-west".into()),
+                option_group: None
+            }
+        );
+        let CopyAction::Failed { reason } = actions(&plan, "eu-west-1")[0].1 else {
+            panic!()
+        };
+        assert!(
+            reason.contains("encrypted") && reason.contains("eu-west-1"),
+            "{reason}"
+        );
+    }
+
+    #[test]
+    fn a_custom_option_group_needs_a_counterpart() {
+        let sources = [
+            Snapshot {
+                option_group: Some("ora-tde".into()),
+                ..snapshot("tde", DatabaseKind::Instance, 1)
+            },
+            Snapshot {
+                option_group: Some("default:postgres-16".into()),
+                ..snapshot("plain", DatabaseKind::Instance, 2)
+            },
+        ];
+        let groups = BTreeMap::from([(
+            ("us-west-2".to_string(), "ora-tde".to_string()),
+            "ora-tde-west".to_string(),
+        )]);
+        let settings = CopySettings {
+            option_groups: Some(&groups),
+            ..CopySettings::default()
+        };
+        let plan = plan(&sources, &regions(&["us-west-2", "eu-west-1"]), &settings);
+        let west = actions(&plan, "us-west-2");
+        assert!(west.contains(&(
+            "tde",
+            &CopyAction::Start {
+                kms_key_id: None,
+                option_group: Some("ora-tde-west".into())
+            }
+        )));
+        assert!(west.contains(&(
+            "plain",
+            &CopyAction::Start {
+                kms_key_id: None,
+                option_group: None
+            }
+        )));
+        let eu = actions(&plan, "eu-west-1");
+        let (_, CopyAction::Failed { reason }) = eu.iter().find(|(id, _)| *id == "tde").unwrap()
+        else {
+            panic!()
+        };
+        assert!(reason.contains("eu-west-1:ora-tde="), "{reason}");
+    }
+
+    #[test]
+    fn failures_use_no_slot() {
+        let mut sources: Vec<Snapshot> = (0..5)
+            .map(|h| Snapshot {
+                encrypted: true,
+                ..snapshot(&format!("e{h}"), DatabaseKind::Cluster, h + 10)
+            })
+            .collect();
+        sources.extend((0..5).map(|h| snapshot(&format!("p{h}"), DatabaseKind::Cluster, h)));
+        let plan = plan(&sources, &regions(&["us-west-2"]), &CopySettings::default());
+        let started = plan
+            .iter()
+            .filter(|p| matches!(p.action, CopyAction::Start { .. }))
+            .count();
+        assert_eq!(started, 5);
+    }
+}
