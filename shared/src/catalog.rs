@@ -10,6 +10,8 @@
 //! snapshots/<source-region>/<database>/<inverted-time>-<snapshot-id>.json
 //! copies/<region>/<database>/<inverted-time>-<snapshot-id>.json
 //! deletions/<region>/<database>/<inverted-time>-<snapshot-id>.json
+//! restores/<region>/<target>/<inverted-time>-started.json
+//! restores/<region>/<target>/<inverted-time>-available.json
 //! ```
 //!
 //! `<inverted-time>` is `9999999999 - <recovery point, Unix seconds>`, ten
@@ -35,6 +37,9 @@ pub enum RecordKind {
     Copy,
     Deletion,
     Restore,
+    /// A restored DB became available: the recovery time achieved.
+    #[serde(rename = "restore_available")]
+    RestoreAvailable,
 }
 
 /// The envelope every record shares.
@@ -115,6 +120,56 @@ pub fn deletion_key(
     )
 }
 
+/// `kind: "restore"`: a restore was started.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RestoreRecord {
+    pub database: String,
+    pub database_kind: DatabaseKind,
+    pub snapshot_id: String,
+    pub snapshot_arn: String,
+    pub recovery_point_time: Option<DateTime<Utc>>,
+    pub region: String,
+    pub target: String,
+    /// The exact API parameters used.
+    pub plan: serde_json::Value,
+    pub requested_at: DateTime<Utc>,
+    pub started_at: DateTime<Utc>,
+}
+
+/// `kind: "restore_available"`: the restored DB is available.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RestoreAvailableRecord {
+    pub database: String,
+    pub region: String,
+    pub target: String,
+    pub snapshot_id: String,
+    pub requested_at: DateTime<Utc>,
+    pub available_at: DateTime<Utc>,
+    /// From the request to the DB being available: the recovery time
+    /// actually achieved.
+    pub recovery_time_seconds: i64,
+}
+
+/// The prefix under which one target's restore records sort newest first.
+pub fn restore_prefix(prefix: &str, region: &str, target: &str) -> String {
+    format!("{prefix}restores/{region}/{target}/")
+}
+
+/// Where a restore's records live: `<stage>` is `started` or `available`.
+pub fn restore_key(
+    prefix: &str,
+    region: &str,
+    target: &str,
+    requested_at: DateTime<Utc>,
+    stage: &str,
+) -> String {
+    format!(
+        "{}{}-{stage}.json",
+        restore_prefix(prefix, region, target),
+        newest_first(Some(requested_at))
+    )
+}
+
 const NEWEST_FIRST_BASE: i64 = 9_999_999_999;
 
 fn newest_first(time: Option<DateTime<Utc>>) -> String {
@@ -189,6 +244,51 @@ impl Catalog {
 
     pub fn bucket(&self) -> &str {
         &self.bucket
+    }
+
+    /// The keys under `prefix`, in S3's (ascending) order: for the layouts
+    /// above, newest first. At most `limit` keys.
+    pub async fn list(&self, prefix: &str, limit: usize) -> Result<Vec<String>, Error> {
+        let mut keys = Vec::new();
+        let mut pages = self
+            .s3
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(prefix)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| Error::aws("ListObjectsV2", e))?;
+            for object in page.contents() {
+                if keys.len() >= limit {
+                    return Ok(keys);
+                }
+                keys.extend(object.key().map(str::to_string));
+            }
+        }
+        Ok(keys)
+    }
+
+    /// Reads the record at `key`.
+    pub async fn get<T: serde::de::DeserializeOwned>(&self, key: &str) -> Result<T, Error> {
+        let out = self
+            .s3
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| Error::aws("GetObject", e))?;
+        let bytes = out.body.collect().await.map_err(|e| Error::Aws {
+            operation: "GetObject",
+            code: "ReadBody".to_string(),
+            message: e.to_string(),
+        })?;
+        serde_json::from_slice(&bytes.into_bytes()).map_err(|e| Error::Aws {
+            operation: "GetObject",
+            code: "MalformedRecord".to_string(),
+            message: format!("{key}: {e}"),
+        })
     }
 
     /// Writes `record` at `key` unless something is there already.

@@ -203,7 +203,7 @@ impl Config {
 
 /// `us-west-2`, `eu-central-1`, `us-gov-west-1`, `ap-southeast-5`: two
 /// letters, one or more words, a number.
-fn is_region_name(name: &str) -> bool {
+pub fn is_region_name(name: &str) -> bool {
     let parts: Vec<&str> = name.split('-').collect();
     parts.len() >= 3
         && parts[0].len() == 2

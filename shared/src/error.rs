@@ -36,6 +36,12 @@ pub enum Error {
         message: String,
     },
 
+    #[error("restore refused: {0}")]
+    RestoreRefused(String),
+
+    #[error("restore failed: {0}")]
+    RestoreFailed(String),
+
     #[error("{failed} of {total} failed: {details}")]
     PartialFailure {
         failed: usize,
@@ -56,6 +62,8 @@ impl Error {
             Error::UnknownDatabase(_) => "UnknownDatabase",
             Error::Aws { .. } => "AwsError",
             Error::PartialFailure { .. } => "PartialFailure",
+            Error::RestoreRefused(_) => "RestoreRefused",
+            Error::RestoreFailed(_) => "RestoreFailed",
         }
     }
 

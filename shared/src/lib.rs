@@ -19,6 +19,8 @@ pub mod naming;
 pub mod outcome;
 pub mod publisher;
 pub mod rds;
+pub mod restore;
+pub mod restore_plan;
 pub mod retention;
 pub mod selection;
 pub mod tags;

@@ -12,6 +12,8 @@ pub const SOURCE_DB: &str = "lifeboat:source-db";
 pub const SOURCE_REGION: &str = "lifeboat:source-region";
 pub const TRIGGER: &str = "lifeboat:trigger";
 pub const CREATED_AT: &str = "lifeboat:created-at";
+/// On a restored DB: the snapshot it was restored from.
+pub const RESTORED_FROM: &str = "lifeboat:restored-from";
 
 /// `key=value`: the tag a DB must carry to be protected.
 #[derive(Debug, Clone, PartialEq, Eq)]

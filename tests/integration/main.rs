@@ -6,5 +6,6 @@
 
 mod copy;
 mod prune;
+mod restore;
 mod runtime_api;
 mod snapshot;

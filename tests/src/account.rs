@@ -116,6 +116,54 @@ impl Account {
         serde_json::from_str(&text).unwrap_or(serde_json::Value::Null)
     }
 
+    /// Calls an AWS query-protocol API (EC2) in this account directly;
+    /// returns the XML answer.
+    pub fn query_call(&self, region: &str, service: &str, body: &str) -> String {
+        let auth = format!(
+            "AWS4-HMAC-SHA256 Credential={}/20260101/{region}/{service}/aws4_request, SignedHeaders=host, Signature=0",
+            self.access_key
+        );
+        let (status, text) = moto::http(
+            "POST",
+            &self.endpoint,
+            "/",
+            &[
+                ("x-moto-account-id", &self.id),
+                ("Authorization", &auth),
+                ("Content-Type", "application/x-www-form-urlencoded"),
+            ],
+            body,
+        )
+        .unwrap_or_else(|e| panic!("{service} {body}: {e}"));
+        assert_eq!(status, 200, "{service} {body}: {text}");
+        text
+    }
+
+    /// A VPC with two subnets in `region`; their IDs.
+    pub fn vpc_subnets(&self, region: &str) -> Vec<String> {
+        let vpc = self.query_call(
+            region,
+            "ec2",
+            "Action=CreateVpc&CidrBlock=10.0.0.0%2F16&Version=2016-11-15",
+        );
+        let vpc_id = between(&vpc, "<vpcId>", "</vpcId>")
+            .unwrap_or_else(|| panic!("no vpcId in {vpc}"))
+            .to_string();
+        ["a", "b"]
+            .iter()
+            .enumerate()
+            .map(|(n, az)| {
+                let body = format!(
+                    "Action=CreateSubnet&VpcId={vpc_id}&CidrBlock=10.0.{n}.0%2F24&AvailabilityZone={region}{az}&Version=2016-11-15"
+                );
+                let out = self.query_call(region, "ec2", &body);
+                between(&out, "<subnetId>", "</subnetId>")
+                    .unwrap_or_else(|| panic!("no subnetId in {out}"))
+                    .to_string()
+            })
+            .collect()
+    }
+
     /// A new KMS key in `region`; its ARN.
     pub fn kms_key(&self, region: &str) -> String {
         let out = self.json_call(

@@ -95,6 +95,17 @@ pub async fn encrypted_cluster(
     }
 }
 
+/// A DB subnet group over a new VPC's subnets in the client's region.
+pub async fn subnet_group(rds: &aws_sdk_rds::Client, account: &Account, region: &str, name: &str) {
+    rds.create_db_subnet_group()
+        .db_subnet_group_name(name)
+        .db_subnet_group_description("Lifeboat restore tests")
+        .set_subnet_ids(Some(account.vpc_subnets(region)))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("create DB subnet group {name}: {e:?}"));
+}
+
 pub async fn bucket(s3: &aws_sdk_s3::Client, name: &str) {
     s3.create_bucket()
         .bucket(name)

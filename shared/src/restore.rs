@@ -1,0 +1,383 @@
+//! The RDS adapter for restores: what exists in a region, carrying out a
+//! plan (rolling back what it created if it fails half-way), and progress.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_rds::types::{ServerlessV2ScalingConfiguration, Tag};
+use aws_sdk_rds::Client;
+use serde::Serialize;
+
+use crate::error::Error;
+use crate::model::DatabaseKind;
+use crate::restore_plan::{
+    Calls, CreateClusterInstance, Plan, RegionFacts, RestoreDbCluster, RestoreDbInstance,
+};
+
+fn sdk_tags(tags: &BTreeMap<String, String>) -> Vec<Tag> {
+    tags.iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
+}
+
+/// Whether a DB instance or DB cluster named `id` exists in the region.
+pub async fn db_exists(rds: &Client, kind: DatabaseKind, id: &str) -> Result<bool, Error> {
+    match kind {
+        DatabaseKind::Instance => match rds
+            .describe_db_instances()
+            .db_instance_identifier(id)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(!out.db_instances().is_empty()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_db_instance_not_found_fault()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(Error::aws("DescribeDBInstances", e)),
+        },
+        DatabaseKind::Cluster => match rds
+            .describe_db_clusters()
+            .db_cluster_identifier(id)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(!out.db_clusters().is_empty()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_db_cluster_not_found_fault()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(Error::aws("DescribeDBClusters", e)),
+        },
+    }
+}
+
+/// Which of the named groups exist in the region: one describe per name.
+pub async fn region_facts(
+    rds: &Client,
+    subnet_groups: &[String],
+    parameter_groups: &[String],
+    cluster_parameter_groups: &[String],
+    option_groups: &[String],
+) -> Result<RegionFacts, Error> {
+    let mut facts = RegionFacts::default();
+    for name in subnet_groups {
+        match rds
+            .describe_db_subnet_groups()
+            .db_subnet_group_name(name)
+            .send()
+            .await
+        {
+            Ok(_) => {
+                facts.subnet_groups.insert(name.clone());
+            }
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_db_subnet_group_not_found_fault()) => {}
+            Err(e) => return Err(Error::aws("DescribeDBSubnetGroups", e)),
+        }
+    }
+    for name in parameter_groups {
+        match rds
+            .describe_db_parameter_groups()
+            .db_parameter_group_name(name)
+            .send()
+            .await
+        {
+            Ok(_) => {
+                facts.parameter_groups.insert(name.clone());
+            }
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_db_parameter_group_not_found_fault()) => {}
+            Err(e) => return Err(Error::aws("DescribeDBParameterGroups", e)),
+        }
+    }
+    for name in cluster_parameter_groups {
+        match rds
+            .describe_db_cluster_parameter_groups()
+            .db_cluster_parameter_group_name(name)
+            .send()
+            .await
+        {
+            Ok(_) => {
+                facts.cluster_parameter_groups.insert(name.clone());
+            }
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_db_parameter_group_not_found_fault()) => {}
+            Err(e) => return Err(Error::aws("DescribeDBClusterParameterGroups", e)),
+        }
+    }
+    for name in option_groups {
+        match rds
+            .describe_option_groups()
+            .option_group_name(name)
+            .send()
+            .await
+        {
+            Ok(_) => {
+                facts.option_groups.insert(name.clone());
+            }
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_option_group_not_found_fault()) => {}
+            Err(e) => return Err(Error::aws("DescribeOptionGroups", e)),
+        }
+    }
+    Ok(facts)
+}
+
+/// Carries out `plan`. For a cluster: restores the cluster, then creates its
+/// instances; if one fails, deletes what this call created, newest first,
+/// and returns the error (with the rollback's own failures, if any).
+pub async fn execute(rds: &Client, plan: &Plan) -> Result<(), Error> {
+    match &plan.calls {
+        Calls::Instance(p) => restore_instance(rds, p).await,
+        Calls::Cluster { cluster, instances } => {
+            restore_cluster(rds, cluster).await?;
+            let mut created: Vec<&str> = Vec::new();
+            for instance in instances {
+                if let Err(e) = create_member(rds, instance).await {
+                    let rollback = roll_back(rds, cluster, &created).await;
+                    let message = match rollback {
+                        Ok(()) => format!(
+                            "creating cluster member {} failed: {e}; rolled back: deleted {} and DB cluster {}",
+                            instance.db_instance_identifier,
+                            if created.is_empty() { "no instance".to_string() } else { created.join(", ") },
+                            cluster.db_cluster_identifier
+                        ),
+                        Err(rollback) => format!(
+                            "creating cluster member {} failed: {e}; ROLLBACK INCOMPLETE, delete by hand: {rollback}",
+                            instance.db_instance_identifier
+                        ),
+                    };
+                    return Err(Error::RestoreFailed(message));
+                }
+                created.push(&instance.db_instance_identifier);
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn restore_instance(rds: &Client, p: &RestoreDbInstance) -> Result<(), Error> {
+    rds.restore_db_instance_from_db_snapshot()
+        .db_instance_identifier(&p.db_instance_identifier)
+        .db_snapshot_identifier(&p.db_snapshot_identifier)
+        .db_instance_class(&p.db_instance_class)
+        .multi_az(p.multi_az)
+        .publicly_accessible(p.publicly_accessible)
+        .set_port(p.port)
+        .set_availability_zone(p.availability_zone.clone())
+        .set_db_subnet_group_name(p.db_subnet_group_name.clone())
+        .set_vpc_security_group_ids(
+            (!p.vpc_security_group_ids.is_empty()).then(|| p.vpc_security_group_ids.clone()),
+        )
+        .set_db_parameter_group_name(p.db_parameter_group_name.clone())
+        .set_option_group_name(p.option_group_name.clone())
+        .set_storage_type(p.storage_type.clone())
+        .set_iops(p.iops)
+        .set_storage_throughput(p.storage_throughput)
+        .set_license_model(p.license_model.clone())
+        .enable_iam_database_authentication(p.enable_iam_database_authentication)
+        .deletion_protection(p.deletion_protection)
+        .copy_tags_to_snapshot(p.copy_tags_to_snapshot)
+        .set_tags(Some(sdk_tags(&p.tags)))
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| Error::aws("RestoreDBInstanceFromDBSnapshot", e))
+}
+
+async fn restore_cluster(rds: &Client, p: &RestoreDbCluster) -> Result<(), Error> {
+    rds.restore_db_cluster_from_snapshot()
+        .db_cluster_identifier(&p.db_cluster_identifier)
+        .snapshot_identifier(&p.snapshot_identifier)
+        .engine(&p.engine)
+        .set_engine_version(p.engine_version.clone())
+        .set_engine_mode(p.engine_mode.clone())
+        .set_port(p.port)
+        .set_db_subnet_group_name(p.db_subnet_group_name.clone())
+        .set_vpc_security_group_ids(
+            (!p.vpc_security_group_ids.is_empty()).then(|| p.vpc_security_group_ids.clone()),
+        )
+        .set_db_cluster_parameter_group_name(p.db_cluster_parameter_group_name.clone())
+        .set_db_cluster_instance_class(p.db_cluster_instance_class.clone())
+        .set_storage_type(p.storage_type.clone())
+        .set_iops(p.iops)
+        .set_publicly_accessible(p.publicly_accessible)
+        .set_serverless_v2_scaling_configuration(p.serverless_v2_scaling.as_ref().map(|s| {
+            ServerlessV2ScalingConfiguration::builder()
+                .set_min_capacity(s.min_capacity)
+                .set_max_capacity(s.max_capacity)
+                .build()
+        }))
+        .enable_iam_database_authentication(p.enable_iam_database_authentication)
+        .deletion_protection(p.deletion_protection)
+        .set_tags(Some(sdk_tags(&p.tags)))
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| Error::aws("RestoreDBClusterFromSnapshot", e))
+}
+
+async fn create_member(rds: &Client, p: &CreateClusterInstance) -> Result<(), Error> {
+    rds.create_db_instance()
+        .db_instance_identifier(&p.db_instance_identifier)
+        .db_cluster_identifier(&p.db_cluster_identifier)
+        .engine(&p.engine)
+        .db_instance_class(&p.db_instance_class)
+        .publicly_accessible(p.publicly_accessible)
+        .set_db_parameter_group_name(p.db_parameter_group_name.clone())
+        .set_promotion_tier(p.promotion_tier)
+        .set_availability_zone(p.availability_zone.clone())
+        .set_tags(Some(sdk_tags(&p.tags)))
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| Error::aws("CreateDBInstance", e))
+}
+
+/// Deletes the members created so far and the cluster, without final
+/// snapshots: they hold nothing the source snapshot doesn't.
+async fn roll_back(
+    rds: &Client,
+    cluster: &RestoreDbCluster,
+    created: &[&str],
+) -> Result<(), String> {
+    let mut problems = Vec::new();
+    for id in created.iter().rev() {
+        if let Err(e) = rds
+            .delete_db_instance()
+            .db_instance_identifier(*id)
+            .skip_final_snapshot(true)
+            .send()
+            .await
+        {
+            problems.push(Error::aws("DeleteDBInstance", e).to_string());
+        }
+    }
+    let id = &cluster.db_cluster_identifier;
+    if cluster.deletion_protection {
+        if let Err(e) = rds
+            .modify_db_cluster()
+            .db_cluster_identifier(id)
+            .deletion_protection(false)
+            .apply_immediately(true)
+            .send()
+            .await
+        {
+            problems.push(Error::aws("ModifyDBCluster", e).to_string());
+        }
+    }
+    if let Err(e) = rds
+        .delete_db_cluster()
+        .db_cluster_identifier(id)
+        .skip_final_snapshot(true)
+        .send()
+        .await
+    {
+        problems.push(Error::aws("DeleteDBCluster", e).to_string());
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("; "))
+    }
+}
+
+/// Where a restored DB is.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Progress {
+    pub database_kind: DatabaseKind,
+    pub status: String,
+    /// For a cluster: each instance and its status.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub instances: Vec<InstanceProgress>,
+    /// True once the DB and all its instances are available.
+    pub available: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InstanceProgress {
+    pub instance: String,
+    pub status: String,
+}
+
+/// The state of `target` in the region, or `None` if there is no such DB.
+pub async fn progress(rds: &Client, target: &str) -> Result<Option<Progress>, Error> {
+    let clusters = match rds
+        .describe_db_clusters()
+        .db_cluster_identifier(target)
+        .send()
+        .await
+    {
+        Ok(out) => out.db_clusters().to_vec(),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|e| e.is_db_cluster_not_found_fault()) =>
+        {
+            Vec::new()
+        }
+        Err(e) => return Err(Error::aws("DescribeDBClusters", e)),
+    };
+    {
+        if let Some(cluster) = clusters.first() {
+            let status = cluster.status().unwrap_or_default().to_string();
+            let mut instances = Vec::new();
+            for member in cluster.db_cluster_members() {
+                let id = member.db_instance_identifier().unwrap_or_default();
+                let out = rds
+                    .describe_db_instances()
+                    .db_instance_identifier(id)
+                    .send()
+                    .await
+                    .map_err(|e| Error::aws("DescribeDBInstances", e))?;
+                instances.push(InstanceProgress {
+                    instance: id.to_string(),
+                    status: out
+                        .db_instances()
+                        .first()
+                        .and_then(|i| i.db_instance_status())
+                        .unwrap_or("unknown")
+                        .to_string(),
+                });
+            }
+            let available =
+                status == "available" && instances.iter().all(|i| i.status == "available");
+            return Ok(Some(Progress {
+                database_kind: DatabaseKind::Cluster,
+                status,
+                instances,
+                available,
+            }));
+        }
+    }
+    match rds
+        .describe_db_instances()
+        .db_instance_identifier(target)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(out.db_instances().first().map(|i| {
+            let status = i.db_instance_status().unwrap_or_default().to_string();
+            Progress {
+                database_kind: DatabaseKind::Instance,
+                available: status == "available",
+                status,
+                instances: Vec::new(),
+            }
+        })),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|e| e.is_db_instance_not_found_fault()) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(Error::aws("DescribeDBInstances", e)),
+    }
+}

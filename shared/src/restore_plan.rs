@@ -1,0 +1,817 @@
+//! What a restore needs: the exact API parameters that rebuild a DB as it
+//! was, from the configuration captured in its snapshot record. Pure.
+//!
+//! The plan never guesses. Subnet groups, security groups and custom
+//! parameter and option groups are regional: in a DR region, the captured
+//! ones that don't exist there are listed as `missing`, each with the
+//! override that supplies it, and a restore with anything missing is refused
+//! (a dry run reports it). Default parameter and option groups exist in every
+//! region under the same name, so they are left to RDS. A restored DB is
+//! never publicly accessible.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{ClusterConfig, DatabaseConfig, DatabaseKind, InstanceConfig};
+use crate::tags;
+
+/// What the person restoring may change. Anything not given is as captured.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Overrides {
+    /// The class of the DB instance, or of every cluster member.
+    pub instance_class: Option<String>,
+    pub subnet_group: Option<String>,
+    pub security_group_ids: Option<Vec<String>>,
+    pub multi_az: Option<bool>,
+    /// DB parameter group (instances and cluster members).
+    pub parameter_group: Option<String>,
+    pub cluster_parameter_group: Option<String>,
+    pub option_group: Option<String>,
+    pub port: Option<i32>,
+    pub availability_zone: Option<String>,
+    pub storage_type: Option<String>,
+    pub iops: Option<i32>,
+    pub deletion_protection: Option<bool>,
+    pub iam_database_authentication: Option<bool>,
+    /// Accepted only to be refused by name: Lifeboat never makes a restored
+    /// DB publicly accessible.
+    pub publicly_accessible: Option<bool>,
+}
+
+/// What exists in the target region, for the names the plan would use.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RegionFacts {
+    pub subnet_groups: BTreeSet<String>,
+    pub parameter_groups: BTreeSet<String>,
+    pub cluster_parameter_groups: BTreeSet<String>,
+    pub option_groups: BTreeSet<String>,
+}
+
+/// The snapshot being restored, as found in the target region.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Source<'a> {
+    pub kind: DatabaseKind,
+    /// Identifier of the snapshot in the target region.
+    pub snapshot_id: &'a str,
+    pub engine: &'a str,
+    pub engine_version: &'a str,
+    pub config: &'a DatabaseConfig,
+    /// True when the target region is where the DB lived: its regional
+    /// names (security groups, AZ) are valid there.
+    pub same_region: bool,
+}
+
+/// A name the target region lacks, and the override that supplies it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Missing {
+    pub what: String,
+    pub name: String,
+    pub override_field: &'static str,
+}
+
+/// `RestoreDBInstanceFromDBSnapshot` parameters.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct RestoreDbInstance {
+    #[serde(rename = "DBInstanceIdentifier")]
+    pub db_instance_identifier: String,
+    #[serde(rename = "DBSnapshotIdentifier")]
+    pub db_snapshot_identifier: String,
+    #[serde(rename = "DBInstanceClass")]
+    pub db_instance_class: String,
+    #[serde(rename = "MultiAZ")]
+    pub multi_az: bool,
+    #[serde(rename = "PubliclyAccessible")]
+    pub publicly_accessible: bool,
+    #[serde(rename = "Port", skip_serializing_if = "Option::is_none")]
+    pub port: Option<i32>,
+    #[serde(rename = "AvailabilityZone", skip_serializing_if = "Option::is_none")]
+    pub availability_zone: Option<String>,
+    #[serde(rename = "DBSubnetGroupName", skip_serializing_if = "Option::is_none")]
+    pub db_subnet_group_name: Option<String>,
+    #[serde(rename = "VpcSecurityGroupIds", skip_serializing_if = "Vec::is_empty")]
+    pub vpc_security_group_ids: Vec<String>,
+    #[serde(
+        rename = "DBParameterGroupName",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub db_parameter_group_name: Option<String>,
+    #[serde(rename = "OptionGroupName", skip_serializing_if = "Option::is_none")]
+    pub option_group_name: Option<String>,
+    #[serde(rename = "StorageType", skip_serializing_if = "Option::is_none")]
+    pub storage_type: Option<String>,
+    #[serde(rename = "Iops", skip_serializing_if = "Option::is_none")]
+    pub iops: Option<i32>,
+    #[serde(rename = "StorageThroughput", skip_serializing_if = "Option::is_none")]
+    pub storage_throughput: Option<i32>,
+    #[serde(rename = "LicenseModel", skip_serializing_if = "Option::is_none")]
+    pub license_model: Option<String>,
+    #[serde(rename = "EnableIAMDatabaseAuthentication")]
+    pub enable_iam_database_authentication: bool,
+    #[serde(rename = "DeletionProtection")]
+    pub deletion_protection: bool,
+    #[serde(rename = "CopyTagsToSnapshot")]
+    pub copy_tags_to_snapshot: bool,
+    #[serde(rename = "Tags")]
+    pub tags: BTreeMap<String, String>,
+}
+
+/// `RestoreDBClusterFromSnapshot` parameters.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct RestoreDbCluster {
+    #[serde(rename = "DBClusterIdentifier")]
+    pub db_cluster_identifier: String,
+    #[serde(rename = "SnapshotIdentifier")]
+    pub snapshot_identifier: String,
+    #[serde(rename = "Engine")]
+    pub engine: String,
+    #[serde(rename = "EngineVersion", skip_serializing_if = "Option::is_none")]
+    pub engine_version: Option<String>,
+    #[serde(rename = "EngineMode", skip_serializing_if = "Option::is_none")]
+    pub engine_mode: Option<String>,
+    #[serde(rename = "Port", skip_serializing_if = "Option::is_none")]
+    pub port: Option<i32>,
+    #[serde(rename = "DBSubnetGroupName", skip_serializing_if = "Option::is_none")]
+    pub db_subnet_group_name: Option<String>,
+    #[serde(rename = "VpcSecurityGroupIds", skip_serializing_if = "Vec::is_empty")]
+    pub vpc_security_group_ids: Vec<String>,
+    #[serde(
+        rename = "DBClusterParameterGroupName",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub db_cluster_parameter_group_name: Option<String>,
+    /// Multi-AZ DB clusters only.
+    #[serde(
+        rename = "DBClusterInstanceClass",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub db_cluster_instance_class: Option<String>,
+    #[serde(rename = "StorageType", skip_serializing_if = "Option::is_none")]
+    pub storage_type: Option<String>,
+    #[serde(rename = "Iops", skip_serializing_if = "Option::is_none")]
+    pub iops: Option<i32>,
+    #[serde(rename = "PubliclyAccessible", skip_serializing_if = "Option::is_none")]
+    pub publicly_accessible: Option<bool>,
+    #[serde(
+        rename = "ServerlessV2ScalingConfiguration",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub serverless_v2_scaling: Option<ServerlessV2Scaling>,
+    #[serde(rename = "EnableIAMDatabaseAuthentication")]
+    pub enable_iam_database_authentication: bool,
+    #[serde(rename = "DeletionProtection")]
+    pub deletion_protection: bool,
+    #[serde(rename = "Tags")]
+    pub tags: BTreeMap<String, String>,
+}
+
+/// `ServerlessV2ScalingConfiguration`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ServerlessV2Scaling {
+    #[serde(rename = "MinCapacity", skip_serializing_if = "Option::is_none")]
+    pub min_capacity: Option<f64>,
+    #[serde(rename = "MaxCapacity", skip_serializing_if = "Option::is_none")]
+    pub max_capacity: Option<f64>,
+}
+
+/// `CreateDBInstance` parameters for one cluster member.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct CreateClusterInstance {
+    #[serde(rename = "DBInstanceIdentifier")]
+    pub db_instance_identifier: String,
+    #[serde(rename = "DBClusterIdentifier")]
+    pub db_cluster_identifier: String,
+    #[serde(rename = "Engine")]
+    pub engine: String,
+    #[serde(rename = "DBInstanceClass")]
+    pub db_instance_class: String,
+    #[serde(rename = "PubliclyAccessible")]
+    pub publicly_accessible: bool,
+    #[serde(
+        rename = "DBParameterGroupName",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub db_parameter_group_name: Option<String>,
+    #[serde(rename = "PromotionTier", skip_serializing_if = "Option::is_none")]
+    pub promotion_tier: Option<i32>,
+    #[serde(rename = "AvailabilityZone", skip_serializing_if = "Option::is_none")]
+    pub availability_zone: Option<String>,
+    #[serde(rename = "Tags")]
+    pub tags: BTreeMap<String, String>,
+}
+
+/// The calls a restore makes, in order.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum Calls {
+    #[serde(rename = "RestoreDBInstanceFromDBSnapshot")]
+    Instance(RestoreDbInstance),
+    #[serde(rename = "RestoreDBClusterFromSnapshot")]
+    Cluster {
+        cluster: RestoreDbCluster,
+        /// `CreateDBInstance`, writer first.
+        instances: Vec<CreateClusterInstance>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Plan {
+    pub calls: Calls,
+    /// Regional names that don't exist in the target region; the restore is
+    /// refused until each is overridden.
+    pub missing: Vec<Missing>,
+}
+
+impl Plan {
+    /// Every identifier the restore would create, cluster first.
+    pub fn identifiers(&self) -> Vec<(DatabaseKind, &str)> {
+        match &self.calls {
+            Calls::Instance(i) => vec![(DatabaseKind::Instance, i.db_instance_identifier.as_str())],
+            Calls::Cluster { cluster, instances } => {
+                let mut ids = vec![(
+                    DatabaseKind::Cluster,
+                    cluster.db_cluster_identifier.as_str(),
+                )];
+                ids.extend(
+                    instances
+                        .iter()
+                        .map(|i| (DatabaseKind::Instance, i.db_instance_identifier.as_str())),
+                );
+                ids
+            }
+        }
+    }
+}
+
+/// Why a plan cannot be made at all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    PublicAccess,
+    KindMismatch,
+}
+
+/// Default groups exist in every region under the same name; RDS picks the
+/// right one for the engine when none is named.
+fn is_default_group(name: &str) -> bool {
+    name.starts_with("default.") || name.starts_with("default:")
+}
+
+/// The tags the restored DB carries: the DB's own (never `aws:` ones), plus
+/// where it came from.
+fn restored_tags(
+    captured: &BTreeMap<String, String>,
+    snapshot_id: &str,
+) -> BTreeMap<String, String> {
+    let mut tags: BTreeMap<String, String> = captured
+        .iter()
+        .filter(|(k, _)| !tags::is_reserved(k))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    tags.insert(tags::RESTORED_FROM.to_string(), snapshot_id.to_string());
+    tags
+}
+
+struct Checker<'a> {
+    facts: &'a RegionFacts,
+    missing: Vec<Missing>,
+}
+
+impl Checker<'_> {
+    /// The name to use for a regional group: the override, else the
+    /// captured one if it exists (or is a default, which is left to RDS).
+    fn group(
+        &mut self,
+        what: &str,
+        captured: Option<&String>,
+        overridden: Option<&String>,
+        exists: fn(&RegionFacts) -> &BTreeSet<String>,
+        field: &'static str,
+    ) -> Option<String> {
+        if let Some(name) = overridden {
+            if !exists(self.facts).contains(name) && !is_default_group(name) {
+                self.missing.push(Missing {
+                    what: format!("{what} (given in overrides)"),
+                    name: name.clone(),
+                    override_field: field,
+                });
+            }
+            return Some(name.clone());
+        }
+        match captured {
+            Some(name) if is_default_group(name) => None,
+            Some(name) => {
+                if !exists(self.facts).contains(name) {
+                    self.missing.push(Missing {
+                        what: what.to_string(),
+                        name: name.clone(),
+                        override_field: field,
+                    });
+                }
+                Some(name.clone())
+            }
+            None => None,
+        }
+    }
+
+    fn security_groups(
+        &mut self,
+        captured: &[String],
+        overridden: Option<&Vec<String>>,
+        same_region: bool,
+    ) -> Vec<String> {
+        if let Some(ids) = overridden {
+            return ids.clone();
+        }
+        // Security group IDs are unique to their region: the captured ones
+        // can only exist where the DB lived.
+        if !same_region && !captured.is_empty() {
+            self.missing.push(Missing {
+                what: "VPC security groups".to_string(),
+                name: captured.join(","),
+                override_field: "security_group_ids",
+            });
+        }
+        captured.to_vec()
+    }
+}
+
+/// Plans the restore of `source` as `target`.
+pub fn plan(
+    source: &Source,
+    target: &str,
+    overrides: &Overrides,
+    facts: &RegionFacts,
+) -> Result<Plan, Refusal> {
+    if overrides.publicly_accessible == Some(true) {
+        return Err(Refusal::PublicAccess);
+    }
+    let mut check = Checker {
+        facts,
+        missing: Vec::new(),
+    };
+    let calls = match (source.kind, source.config) {
+        (DatabaseKind::Instance, DatabaseConfig::Instance(c)) => {
+            Calls::Instance(instance(source, c, target, overrides, &mut check))
+        }
+        (DatabaseKind::Cluster, DatabaseConfig::Cluster(c)) => {
+            cluster(source, c, target, overrides, &mut check)
+        }
+        _ => return Err(Refusal::KindMismatch),
+    };
+    Ok(Plan {
+        calls,
+        missing: check.missing,
+    })
+}
+
+fn instance(
+    source: &Source,
+    c: &InstanceConfig,
+    target: &str,
+    o: &Overrides,
+    check: &mut Checker,
+) -> RestoreDbInstance {
+    let multi_az = o.multi_az.unwrap_or(c.multi_az);
+    // An AZ belongs to its region, and a Multi-AZ DB picks its own.
+    let availability_zone = o.availability_zone.clone().or_else(|| {
+        (source.same_region && !multi_az)
+            .then(|| c.availability_zone.clone())
+            .flatten()
+    });
+    let storage_type = o.storage_type.clone().or_else(|| c.storage_type.clone());
+    // Provisioned IOPS and throughput are set only for storage that has them.
+    let iops = o
+        .iops
+        .or(c.iops)
+        .filter(|_| matches!(storage_type.as_deref(), Some("io1" | "io2" | "gp3")));
+    let storage_throughput = c
+        .storage_throughput
+        .filter(|_| storage_type.as_deref() == Some("gp3"));
+    RestoreDbInstance {
+        db_instance_identifier: target.to_string(),
+        db_snapshot_identifier: source.snapshot_id.to_string(),
+        db_instance_class: o
+            .instance_class
+            .clone()
+            .unwrap_or_else(|| c.instance_class.clone()),
+        multi_az,
+        publicly_accessible: false,
+        port: o.port.or(c.port),
+        availability_zone,
+        db_subnet_group_name: check.group(
+            "DB subnet group",
+            c.subnet_group.as_ref(),
+            o.subnet_group.as_ref(),
+            |f| &f.subnet_groups,
+            "subnet_group",
+        ),
+        vpc_security_group_ids: check.security_groups(
+            &c.vpc_security_group_ids,
+            o.security_group_ids.as_ref(),
+            source.same_region,
+        ),
+        db_parameter_group_name: check.group(
+            "DB parameter group",
+            c.parameter_group.as_ref(),
+            o.parameter_group.as_ref(),
+            |f| &f.parameter_groups,
+            "parameter_group",
+        ),
+        option_group_name: check.group(
+            "option group",
+            c.option_group.as_ref(),
+            o.option_group.as_ref(),
+            |f| &f.option_groups,
+            "option_group",
+        ),
+        storage_type,
+        iops,
+        storage_throughput,
+        license_model: c.license_model.clone(),
+        enable_iam_database_authentication: o
+            .iam_database_authentication
+            .unwrap_or(c.iam_database_authentication),
+        deletion_protection: o.deletion_protection.unwrap_or(c.deletion_protection),
+        copy_tags_to_snapshot: c.copy_tags_to_snapshot,
+        tags: restored_tags(&c.tags, source.snapshot_id),
+    }
+}
+
+fn cluster(
+    source: &Source,
+    c: &ClusterConfig,
+    target: &str,
+    o: &Overrides,
+    check: &mut Checker,
+) -> Calls {
+    let tags = restored_tags(&c.tags, source.snapshot_id);
+    let restore = RestoreDbCluster {
+        db_cluster_identifier: target.to_string(),
+        snapshot_identifier: source.snapshot_id.to_string(),
+        engine: source.engine.to_string(),
+        engine_version: Some(source.engine_version.to_string()).filter(|v| !v.is_empty()),
+        engine_mode: c.engine_mode.clone().filter(|m| m != "provisioned"),
+        port: o.port.or(c.port),
+        db_subnet_group_name: check.group(
+            "DB subnet group",
+            c.subnet_group.as_ref(),
+            o.subnet_group.as_ref(),
+            |f| &f.subnet_groups,
+            "subnet_group",
+        ),
+        vpc_security_group_ids: check.security_groups(
+            &c.vpc_security_group_ids,
+            o.security_group_ids.as_ref(),
+            source.same_region,
+        ),
+        db_cluster_parameter_group_name: check.group(
+            "DB cluster parameter group",
+            c.parameter_group.as_ref(),
+            o.cluster_parameter_group.as_ref(),
+            |f| &f.cluster_parameter_groups,
+            "cluster_parameter_group",
+        ),
+        db_cluster_instance_class: c
+            .cluster_instance_class
+            .as_ref()
+            .map(|class| o.instance_class.clone().unwrap_or_else(|| class.clone())),
+        storage_type: c
+            .cluster_instance_class
+            .as_ref()
+            .and(o.storage_type.clone().or_else(|| c.storage_type.clone())),
+        iops: c.cluster_instance_class.as_ref().and(o.iops.or(c.iops)),
+        publicly_accessible: c.cluster_instance_class.as_ref().map(|_| false),
+        serverless_v2_scaling: c
+            .serverless_v2_scaling
+            .as_ref()
+            .map(|s| ServerlessV2Scaling {
+                min_capacity: s.min_capacity,
+                max_capacity: s.max_capacity,
+            }),
+        enable_iam_database_authentication: o
+            .iam_database_authentication
+            .unwrap_or(c.iam_database_authentication),
+        deletion_protection: o.deletion_protection.unwrap_or(c.deletion_protection),
+        tags: tags.clone(),
+    };
+
+    // Aurora members, writer first: the first instance created in a restored
+    // cluster becomes its writer. Multi-AZ DB clusters create their own.
+    let mut members: Vec<_> = if c.cluster_instance_class.is_some() {
+        Vec::new()
+    } else {
+        c.members.iter().collect()
+    };
+    members.sort_by_key(|m| !m.is_writer);
+    let instances = members
+        .iter()
+        .enumerate()
+        .map(|(n, m)| {
+            let class = o
+                .instance_class
+                .clone()
+                .or_else(|| m.instance_class.clone());
+            if class.is_none() {
+                check.missing.push(Missing {
+                    what: format!("instance class of cluster member {}", m.instance_identifier),
+                    name: String::new(),
+                    override_field: "instance_class",
+                });
+            }
+            CreateClusterInstance {
+                db_instance_identifier: member_identifier(target, n + 1),
+                db_cluster_identifier: target.to_string(),
+                engine: source.engine.to_string(),
+                db_instance_class: class.unwrap_or_default(),
+                publicly_accessible: false,
+                db_parameter_group_name: check.group(
+                    "DB parameter group",
+                    m.parameter_group.as_ref(),
+                    o.parameter_group.as_ref(),
+                    |f| &f.parameter_groups,
+                    "parameter_group",
+                ),
+                promotion_tier: m.promotion_tier,
+                availability_zone: o.availability_zone.clone().or_else(|| {
+                    source
+                        .same_region
+                        .then(|| m.availability_zone.clone())
+                        .flatten()
+                }),
+                tags: tags.clone(),
+            }
+        })
+        .collect();
+    Calls::Cluster {
+        cluster: restore,
+        instances,
+    }
+}
+
+/// `<target>-<n>`, cut so it stays a valid 63-character identifier.
+pub fn member_identifier(target: &str, n: usize) -> String {
+    let suffix = format!("-{n}");
+    let keep = crate::identifier::MAX_LEN - suffix.len();
+    let head = if target.len() > keep {
+        target[..keep].trim_end_matches('-')
+    } else {
+        target
+    };
+    format!("{head}{suffix}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::ClusterMember;
+
+    fn instance_config() -> InstanceConfig {
+        InstanceConfig {
+            instance_class: "db.r6g.large".into(),
+            storage_type: Some("gp3".into()),
+            allocated_storage_gib: Some(100),
+            iops: Some(3000),
+            storage_throughput: Some(125),
+            port: Some(5432),
+            multi_az: true,
+            availability_zone: Some("us-east-1a".into()),
+            parameter_group: Some("orders-pg16".into()),
+            option_group: Some("default:postgres-16".into()),
+            subnet_group: Some("prod-subnets".into()),
+            vpc_security_group_ids: vec!["sg-0aaa".into()],
+            iam_database_authentication: true,
+            deletion_protection: true,
+            tags: BTreeMap::from([
+                ("team".into(), "payments".into()),
+                ("aws:cloudformation:stack-name".into(), "x".into()),
+            ]),
+            ..InstanceConfig::default()
+        }
+    }
+
+    fn cluster_config() -> ClusterConfig {
+        ClusterConfig {
+            engine_mode: Some("provisioned".into()),
+            port: Some(5432),
+            parameter_group: Some("default.aurora-postgresql16".into()),
+            subnet_group: Some("prod-subnets".into()),
+            vpc_security_group_ids: vec!["sg-0aaa".into()],
+            deletion_protection: true,
+            members: vec![
+                ClusterMember {
+                    instance_identifier: "ledger-2".into(),
+                    instance_class: Some("db.r6g.xlarge".into()),
+                    is_writer: false,
+                    promotion_tier: Some(1),
+                    ..ClusterMember::default()
+                },
+                ClusterMember {
+                    instance_identifier: "ledger-1".into(),
+                    instance_class: Some("db.r6g.large".into()),
+                    is_writer: true,
+                    promotion_tier: Some(0),
+                    ..ClusterMember::default()
+                },
+            ],
+            ..ClusterConfig::default()
+        }
+    }
+
+    fn facts(subnets: &[&str], pgs: &[&str]) -> RegionFacts {
+        RegionFacts {
+            subnet_groups: subnets.iter().map(|s| s.to_string()).collect(),
+            parameter_groups: pgs.iter().map(|s| s.to_string()).collect(),
+            ..RegionFacts::default()
+        }
+    }
+
+    fn source<'a>(kind: DatabaseKind, config: &'a DatabaseConfig, same_region: bool) -> Source<'a> {
+        Source {
+            kind,
+            snapshot_id: "lifeboat-orders-20261124-0400",
+            engine: "postgres",
+            engine_version: "16.4",
+            config,
+            same_region,
+        }
+    }
+
+    #[test]
+    fn an_instance_is_rebuilt_as_captured_and_never_public() {
+        let config = DatabaseConfig::Instance(instance_config());
+        let plan = plan(
+            &source(DatabaseKind::Instance, &config, true),
+            "orders-restored",
+            &Overrides::default(),
+            &facts(&["prod-subnets"], &["orders-pg16"]),
+        )
+        .unwrap();
+        assert!(plan.missing.is_empty(), "{:?}", plan.missing);
+        let Calls::Instance(p) = &plan.calls else {
+            panic!()
+        };
+        assert_eq!(p.db_instance_identifier, "orders-restored");
+        assert_eq!(p.db_instance_class, "db.r6g.large");
+        assert!(p.multi_az);
+        assert!(!p.publicly_accessible);
+        assert_eq!(p.port, Some(5432));
+        assert_eq!(p.availability_zone, None, "a Multi-AZ DB picks its own AZ");
+        assert_eq!(p.db_subnet_group_name.as_deref(), Some("prod-subnets"));
+        assert_eq!(p.vpc_security_group_ids, ["sg-0aaa"]);
+        assert_eq!(p.db_parameter_group_name.as_deref(), Some("orders-pg16"));
+        assert_eq!(p.option_group_name, None, "default groups are left to RDS");
+        assert_eq!((p.iops, p.storage_throughput), (Some(3000), Some(125)));
+        assert!(p.enable_iam_database_authentication && p.deletion_protection);
+        assert_eq!(p.tags["team"], "payments");
+        assert_eq!(p.tags[tags::RESTORED_FROM], "lifeboat-orders-20261124-0400");
+        assert!(!p.tags.contains_key("aws:cloudformation:stack-name"));
+        let json = serde_json::to_value(&plan.calls).unwrap();
+        assert_eq!(
+            json["RestoreDBInstanceFromDBSnapshot"]["DBInstanceClass"],
+            "db.r6g.large"
+        );
+        assert_eq!(
+            json["RestoreDBInstanceFromDBSnapshot"]["PubliclyAccessible"],
+            false
+        );
+    }
+
+    #[test]
+    fn in_a_dr_region_what_does_not_exist_is_reported_never_guessed() {
+        let config = DatabaseConfig::Instance(instance_config());
+        let plan = plan(
+            &source(DatabaseKind::Instance, &config, false),
+            "orders",
+            &Overrides::default(),
+            &RegionFacts::default(),
+        )
+        .unwrap();
+        let fields: Vec<&str> = plan.missing.iter().map(|m| m.override_field).collect();
+        assert_eq!(
+            fields,
+            ["subnet_group", "security_group_ids", "parameter_group"]
+        );
+        assert!(plan.missing.iter().any(|m| m.name == "sg-0aaa"));
+    }
+
+    #[test]
+    fn overrides_win_and_are_checked_too() {
+        let config = DatabaseConfig::Instance(instance_config());
+        let overrides = Overrides {
+            instance_class: Some("db.t4g.large".into()),
+            subnet_group: Some("dr-subnets".into()),
+            security_group_ids: Some(vec!["sg-0dr".into()]),
+            multi_az: Some(false),
+            parameter_group: Some("dr-missing".into()),
+            availability_zone: Some("us-west-2b".into()),
+            ..Overrides::default()
+        };
+        let plan = plan(
+            &source(DatabaseKind::Instance, &config, false),
+            "orders",
+            &overrides,
+            &facts(&["dr-subnets"], &[]),
+        )
+        .unwrap();
+        let Calls::Instance(p) = &plan.calls else {
+            panic!()
+        };
+        assert_eq!(p.db_instance_class, "db.t4g.large");
+        assert!(!p.multi_az);
+        assert_eq!(p.vpc_security_group_ids, ["sg-0dr"]);
+        assert_eq!(p.availability_zone.as_deref(), Some("us-west-2b"));
+        assert_eq!(plan.missing.len(), 1);
+        assert_eq!(plan.missing[0].name, "dr-missing");
+    }
+
+    #[test]
+    fn a_public_override_is_refused() {
+        let config = DatabaseConfig::Instance(instance_config());
+        let overrides = Overrides {
+            publicly_accessible: Some(true),
+            ..Overrides::default()
+        };
+        assert_eq!(
+            plan(
+                &source(DatabaseKind::Instance, &config, true),
+                "x",
+                &overrides,
+                &RegionFacts::default()
+            ),
+            Err(Refusal::PublicAccess)
+        );
+    }
+
+    #[test]
+    fn a_cluster_is_restored_then_its_members_created_writer_first() {
+        let config = DatabaseConfig::Cluster(cluster_config());
+        let mut src = source(DatabaseKind::Cluster, &config, false);
+        src.engine = "aurora-postgresql";
+        let overrides = Overrides {
+            subnet_group: Some("dr-subnets".into()),
+            security_group_ids: Some(vec!["sg-0dr".into()]),
+            ..Overrides::default()
+        };
+        let plan = plan(&src, "ledger-dr", &overrides, &facts(&["dr-subnets"], &[])).unwrap();
+        assert!(plan.missing.is_empty(), "{:?}", plan.missing);
+        let Calls::Cluster { cluster, instances } = &plan.calls else {
+            panic!()
+        };
+        assert_eq!(cluster.engine, "aurora-postgresql");
+        assert_eq!(cluster.db_cluster_parameter_group_name, None);
+        assert_eq!(cluster.engine_mode, None);
+        assert!(cluster.deletion_protection);
+        let members: Vec<(&str, &str)> = instances
+            .iter()
+            .map(|i| {
+                (
+                    i.db_instance_identifier.as_str(),
+                    i.db_instance_class.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            members,
+            [
+                ("ledger-dr-1", "db.r6g.large"),
+                ("ledger-dr-2", "db.r6g.xlarge")
+            ]
+        );
+        assert!(instances
+            .iter()
+            .all(|i| !i.publicly_accessible && i.availability_zone.is_none()));
+        assert_eq!(
+            plan.identifiers(),
+            [
+                (DatabaseKind::Cluster, "ledger-dr"),
+                (DatabaseKind::Instance, "ledger-dr-1"),
+                (DatabaseKind::Instance, "ledger-dr-2")
+            ]
+        );
+    }
+
+    #[test]
+    fn a_member_without_a_known_class_needs_an_override() {
+        let mut config = cluster_config();
+        config.members[0].instance_class = None;
+        let config = DatabaseConfig::Cluster(config);
+        let plan = plan(
+            &source(DatabaseKind::Cluster, &config, true),
+            "ledger-dr",
+            &Overrides::default(),
+            &facts(&["prod-subnets"], &[]),
+        )
+        .unwrap();
+        assert_eq!(plan.missing.len(), 1);
+        assert_eq!(plan.missing[0].override_field, "instance_class");
+    }
+
+    #[test]
+    fn member_identifiers_stay_valid() {
+        assert_eq!(member_identifier("ledger", 1), "ledger-1");
+        let long = format!("{}-b", "a".repeat(60));
+        let id = member_identifier(&long, 2);
+        assert_eq!(id.len(), 62);
+        crate::identifier::validate("member", &id).unwrap();
+    }
+}
