@@ -24,6 +24,22 @@ pub const DR_RETENTION: &str = "LIFEBOAT_DR_RETENTION";
 pub const DRY_RUN: &str = "LIFEBOAT_DRY_RUN";
 pub const REGION: &str = "AWS_REGION";
 
+/// Every Lifeboat setting, for checks that a deployment sets only real ones.
+pub const ALL: &[&str] = &[
+    CATALOG_BUCKET,
+    CATALOG_PREFIX,
+    EVENT_BUS,
+    SELECT_TAG,
+    CONCURRENCY,
+    DR_REGIONS,
+    DR_KMS_KEYS,
+    MAX_INFLIGHT_COPIES,
+    DR_OPTION_GROUPS,
+    RETENTION,
+    DR_RETENTION,
+    DRY_RUN,
+];
+
 pub const DEFAULT_SELECT_TAG: &str = "lifeboat:backup=true";
 pub const DEFAULT_EVENT_BUS: &str = "default";
 /// DBs worked on at once. RDS's API rate limits, not the Lambda, are the

@@ -313,6 +313,34 @@ impl Checker<'_> {
         }
     }
 
+    fn subnet_group(
+        &mut self,
+        captured: Option<&String>,
+        overridden: Option<&String>,
+    ) -> Option<String> {
+        self.group(
+            "DB subnet group",
+            captured,
+            overridden,
+            |f| &f.subnet_groups,
+            "subnet_group",
+        )
+    }
+
+    fn parameter_group(
+        &mut self,
+        captured: Option<&String>,
+        overridden: Option<&String>,
+    ) -> Option<String> {
+        self.group(
+            "DB parameter group",
+            captured,
+            overridden,
+            |f| &f.parameter_groups,
+            "parameter_group",
+        )
+    }
+
     fn security_groups(
         &mut self,
         captured: &[String],
@@ -398,25 +426,14 @@ fn instance(
         publicly_accessible: false,
         port: o.port.or(c.port),
         availability_zone,
-        db_subnet_group_name: check.group(
-            "DB subnet group",
-            c.subnet_group.as_ref(),
-            o.subnet_group.as_ref(),
-            |f| &f.subnet_groups,
-            "subnet_group",
-        ),
+        db_subnet_group_name: check.subnet_group(c.subnet_group.as_ref(), o.subnet_group.as_ref()),
         vpc_security_group_ids: check.security_groups(
             &c.vpc_security_group_ids,
             o.security_group_ids.as_ref(),
             source.same_region,
         ),
-        db_parameter_group_name: check.group(
-            "DB parameter group",
-            c.parameter_group.as_ref(),
-            o.parameter_group.as_ref(),
-            |f| &f.parameter_groups,
-            "parameter_group",
-        ),
+        db_parameter_group_name: check
+            .parameter_group(c.parameter_group.as_ref(), o.parameter_group.as_ref()),
         option_group_name: check.group(
             "option group",
             c.option_group.as_ref(),
@@ -452,13 +469,7 @@ fn cluster(
         engine_version: Some(source.engine_version.to_string()).filter(|v| !v.is_empty()),
         engine_mode: c.engine_mode.clone().filter(|m| m != "provisioned"),
         port: o.port.or(c.port),
-        db_subnet_group_name: check.group(
-            "DB subnet group",
-            c.subnet_group.as_ref(),
-            o.subnet_group.as_ref(),
-            |f| &f.subnet_groups,
-            "subnet_group",
-        ),
+        db_subnet_group_name: check.subnet_group(c.subnet_group.as_ref(), o.subnet_group.as_ref()),
         vpc_security_group_ids: check.security_groups(
             &c.vpc_security_group_ids,
             o.security_group_ids.as_ref(),
@@ -524,13 +535,8 @@ fn cluster(
                 engine: source.engine.to_string(),
                 db_instance_class: class.unwrap_or_default(),
                 publicly_accessible: false,
-                db_parameter_group_name: check.group(
-                    "DB parameter group",
-                    m.parameter_group.as_ref(),
-                    o.parameter_group.as_ref(),
-                    |f| &f.parameter_groups,
-                    "parameter_group",
-                ),
+                db_parameter_group_name: check
+                    .parameter_group(m.parameter_group.as_ref(), o.parameter_group.as_ref()),
                 promotion_tier: m.promotion_tier,
                 availability_zone: o.availability_zone.clone().or_else(|| {
                     source

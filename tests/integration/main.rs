@@ -9,3 +9,4 @@ mod prune;
 mod restore;
 mod runtime_api;
 mod snapshot;
+mod template;

@@ -4,8 +4,8 @@
 use lambda_runtime::LambdaEvent;
 use lifeboat::restore_plan::{Calls, CreateClusterInstance, Plan};
 use lifeboat::Error;
-use lifeboat_tests::runtime::run_function;
-use lifeboat_tests::{binaries, sample_event, sample_events_for, seed, World};
+use lifeboat_tests::runtime::run_debug;
+use lifeboat_tests::{sample_event, samples_for, seed, World};
 use serde_json::{json, Value};
 
 const SOURCE: &str = "us-east-1";
@@ -407,36 +407,19 @@ async fn a_failing_cluster_instance_rolls_back_the_cluster() {
 #[tokio::test]
 async fn every_restore_sample_event_runs_through_the_runtime_api() {
     let world = copied().await;
-    let samples = sample_events_for("restore");
+    let (names, events) = samples_for("restore");
     assert!(
-        samples.len() >= 3,
-        "expected the restore samples in events/"
+        names.len() >= 3,
+        "expected the restore samples in events/, found {names:?}"
     );
-    let events: Vec<Value> = samples.iter().map(|(_, e)| e.clone()).collect();
-    let env = world.settings(&[("LIFEBOAT_DR_REGIONS", DR)]);
-    let binary = binaries::function("restore", false);
-    let run = tokio::task::spawn_blocking(move || run_function(&binary, &env, &events))
-        .await
-        .unwrap();
-    assert!(
-        run.init_error.is_none(),
-        "init failed: {:?}\n{}",
-        run.init_error,
-        run.logs
-    );
-    for ((name, _), invocation) in samples.iter().zip(&run.invocations) {
-        assert!(
-            invocation.result.is_ok(),
-            "{name}: {}\n{}",
-            invocation.error_message(),
-            run.logs
-        );
-    }
-    let status = run
-        .invocations
-        .last()
-        .and_then(|i| i.result.as_ref().ok())
-        .unwrap();
+    let run = run_debug(
+        "restore",
+        world.settings(&[("LIFEBOAT_DR_REGIONS", DR)]),
+        events,
+    )
+    .await;
+    let responses = run.responses(&names);
+    let status = responses.last().unwrap();
     assert_eq!(status["available"], true, "{status:#}");
     assert!(status["recovery_time_seconds"].as_i64().is_some());
 }

@@ -1,11 +1,17 @@
-//! The built binary, run as Lambda runs it: through a Runtime API, with every
-//! sample event in `events/` that belongs to it.
+//! The built binaries, run as Lambda runs them: through a Runtime API, with
+//! every sample event in `events/` that belongs to each.
 
-use lifeboat_tests::runtime::run_function;
-use lifeboat_tests::{binaries, sample_events_for, seed, World};
+use lambda_runtime::LambdaEvent;
+use lifeboat_tests::runtime::run_debug;
+use lifeboat_tests::{sample_event, samples_for, seed, World};
+use serde_json::{json, Value};
+
+fn lambda(payload: Value) -> LambdaEvent<Value> {
+    LambdaEvent::new(payload, lambda_runtime::Context::default())
+}
 
 #[tokio::test]
-async fn every_sample_event_runs_through_the_runtime_api() {
+async fn every_snapshot_sample_event_runs_through_the_runtime_api() {
     let world = World::new("us-east-1").await;
     let rds = &world.clients.rds;
     seed::instance(rds, "orders", "postgres", &[seed::SELECT]).await;
@@ -18,40 +24,16 @@ async fn every_sample_event_runs_through_the_runtime_api() {
     )
     .await;
 
-    let samples = sample_events_for("snapshot");
+    let (names, events) = samples_for("snapshot");
     assert!(
-        samples.len() >= 6,
-        "expected the snapshot samples in events/, found {}",
-        samples.len()
+        names.len() >= 6,
+        "expected the snapshot samples in events/, found {names:?}"
     );
-    let events: Vec<_> = samples.iter().map(|(_, e)| e.clone()).collect();
-    let binary = binaries::function("snapshot", false);
-    let run =
-        tokio::task::spawn_blocking(move || run_function(&binary, &world.settings(&[]), &events))
-            .await
-            .unwrap();
-
-    assert!(
-        run.init_error.is_none(),
-        "init failed: {:?}\n{}",
-        run.init_error,
-        run.logs
-    );
-    assert!(run.init_time.is_some());
-    assert_eq!(run.invocations.len(), samples.len());
-    for ((name, _), invocation) in samples.iter().zip(&run.invocations) {
-        assert!(
-            invocation.result.is_ok(),
-            "{name}: {}\n{}",
-            invocation.error_message(),
-            run.logs
-        );
-        assert_eq!(
-            invocation.result.as_ref().unwrap()["function"],
-            "snapshot",
-            "{name}"
-        );
+    let run = run_debug("snapshot", world.settings(&[]), events).await;
+    for (name, response) in names.iter().zip(run.responses(&names)) {
+        assert_eq!(response["function"], "snapshot", "{name}");
     }
+    assert!(run.init_time.is_some());
     // Logs are JSON lines, one per outcome among them.
     assert!(
         run.logs.lines().any(|l| l.contains("\"outcome\"")),
@@ -82,23 +64,22 @@ async fn every_copy_sample_event_runs_through_the_runtime_api() {
         &[seed::SELECT],
     )
     .await;
-    let ctx = world.context(&[]);
-    let scheduled = lambda_runtime::LambdaEvent::new(
-        lifeboat_tests::sample_event("snapshot-scheduled.json"),
-        lambda_runtime::Context::default(),
-    );
-    lifeboat_snapshot::handle(&ctx, scheduled).await.unwrap();
+    lifeboat_snapshot::handle(
+        &world.context(&[]),
+        lambda(sample_event("snapshot-scheduled.json")),
+    )
+    .await
+    .unwrap();
 
-    let samples = sample_events_for("copy");
+    let (names, events) = samples_for("copy");
     assert!(
-        samples.len() >= 4,
-        "expected the copy samples in events/, found {}",
-        samples.len()
+        names.len() >= 4,
+        "expected the copy samples in events/, found {names:?}"
     );
     // The RDS events name snapshots by ARN, in this test's account.
-    let events: Vec<serde_json::Value> = samples
+    let events: Vec<Value> = events
         .iter()
-        .map(|(_, e)| {
+        .map(|e| {
             serde_json::from_str(&e.to_string().replace("123456789012", &world.account.id)).unwrap()
         })
         .collect();
@@ -111,28 +92,9 @@ async fn every_copy_sample_event_runs_through_the_runtime_api() {
         ("LIFEBOAT_DR_REGIONS", "us-west-2,eu-west-1"),
         ("LIFEBOAT_DR_KMS_KEYS", &keys),
     ]);
-    let binary = binaries::function("copy", false);
-    let run = tokio::task::spawn_blocking(move || run_function(&binary, &env, &events))
-        .await
-        .unwrap();
-    assert!(
-        run.init_error.is_none(),
-        "init failed: {:?}\n{}",
-        run.init_error,
-        run.logs
-    );
-    for ((name, _), invocation) in samples.iter().zip(&run.invocations) {
-        assert!(
-            invocation.result.is_ok(),
-            "{name}: {}\n{}",
-            invocation.error_message(),
-            run.logs
-        );
-        assert_eq!(
-            invocation.result.as_ref().unwrap()["function"],
-            "copy",
-            "{name}"
-        );
+    let run = run_debug("copy", env, events).await;
+    for (name, response) in names.iter().zip(run.responses(&names)) {
+        assert_eq!(response["function"], "copy", "{name}");
     }
     let copies = world
         .clients
@@ -146,45 +108,81 @@ async fn every_copy_sample_event_runs_through_the_runtime_api() {
 }
 
 #[tokio::test]
-async fn the_copy_function_will_not_start_without_dr_regions() {
+async fn every_prune_sample_event_runs_through_the_runtime_api() {
     let world = World::new("us-east-1").await;
-    let binary = binaries::function("copy", false);
-    let env = world.settings(&[]);
-    let run =
-        tokio::task::spawn_blocking(move || run_function(&binary, &env, &[serde_json::json!({})]))
+    seed::instance(&world.clients.rds, "orders", "postgres", &[seed::SELECT]).await;
+    let ctx = world.context(&[]);
+    for time in [
+        "2026-11-20T04:00:00Z",
+        "2026-11-21T04:00:00Z",
+        "2026-11-24T04:00:00Z",
+    ] {
+        let mut event = sample_event("snapshot-scheduled.json");
+        event["time"] = json!(time);
+        lifeboat_snapshot::handle(&ctx, lambda(event))
             .await
             .unwrap();
-    assert!(run.init_error.is_some());
-    assert!(run.logs.contains("LIFEBOAT_DR_REGIONS"), "{}", run.logs);
+    }
+    // Sorted: the dry run comes first, then the scheduled run.
+    let (names, events) = samples_for("prune");
+    assert!(
+        names.len() >= 2,
+        "expected the prune samples in events/, found {names:?}"
+    );
+    let run = run_debug(
+        "prune",
+        world.settings(&[("LIFEBOAT_RETENTION", "last=1")]),
+        events,
+    )
+    .await;
+    let responses = run.responses(&names);
+    assert_eq!(
+        responses[0]["counts"]["would_delete"], 2,
+        "{:#}",
+        responses[0]
+    );
+    assert_eq!(responses[1]["counts"]["deleted"], 2, "{:#}", responses[1]);
+    assert_eq!(responses[1]["counts"]["kept"], 1);
+}
+
+/// Start-up refuses a missing or malformed setting, naming it, before any
+/// event is taken.
+async fn refuses_to_start(function: &str, env: Vec<(String, String)>, setting: &str) {
+    let run = run_debug(function, env, vec![json!({})]).await;
+    assert!(
+        run.init_error.is_some(),
+        "lifeboat-{function} should not start"
+    );
+    assert!(run.invocations.is_empty());
+    assert!(run.logs.contains(setting), "{}", run.logs);
 }
 
 #[tokio::test]
-async fn a_missing_setting_stops_start_up_naming_it() {
+async fn a_missing_or_malformed_setting_stops_start_up_naming_it() {
     let world = World::new("us-east-1").await;
-    let env: Vec<_> = world
+    let without_bucket = world
         .settings(&[])
         .into_iter()
         .filter(|(k, _)| k != "LIFEBOAT_CATALOG_BUCKET")
         .collect();
-    let binary = binaries::function("snapshot", false);
-    let run =
-        tokio::task::spawn_blocking(move || run_function(&binary, &env, &[serde_json::json!({})]))
-            .await
-            .unwrap();
-    assert!(run.init_error.is_some(), "start-up should fail");
-    assert!(run.invocations.is_empty());
-    assert!(run.logs.contains("LIFEBOAT_CATALOG_BUCKET"), "{}", run.logs);
-}
-
-#[tokio::test]
-async fn a_malformed_setting_stops_start_up_naming_it() {
-    let world = World::new("us-east-1").await;
-    let binary = binaries::function("snapshot", false);
-    let env = world.settings(&[("LIFEBOAT_SELECT_TAG", "no-equals-sign")]);
-    let run =
-        tokio::task::spawn_blocking(move || run_function(&binary, &env, &[serde_json::json!({})]))
-            .await
-            .unwrap();
-    assert!(run.init_error.is_some());
-    assert!(run.logs.contains("LIFEBOAT_SELECT_TAG"), "{}", run.logs);
+    refuses_to_start("snapshot", without_bucket, "LIFEBOAT_CATALOG_BUCKET").await;
+    refuses_to_start(
+        "snapshot",
+        world.settings(&[("LIFEBOAT_SELECT_TAG", "no-equals-sign")]),
+        "LIFEBOAT_SELECT_TAG",
+    )
+    .await;
+    refuses_to_start("copy", world.settings(&[]), "LIFEBOAT_DR_REGIONS").await;
+    refuses_to_start(
+        "prune",
+        world.settings(&[("LIFEBOAT_RETENTION", "last=0")]),
+        "LIFEBOAT_RETENTION",
+    )
+    .await;
+    refuses_to_start(
+        "restore",
+        world.settings(&[("LIFEBOAT_DRY_RUN", "maybe")]),
+        "LIFEBOAT_DRY_RUN",
+    )
+    .await;
 }

@@ -85,7 +85,25 @@ impl Account {
 }
 
 impl Account {
-    /// Calls an AWS JSON-protocol API (SQS, KMS, ...) in this account
+    /// A POST to the emulator in this account as `service` in `region`;
+    /// the answer's body. Panics on anything but 200.
+    fn post(&self, region: &str, service: &str, headers: &[(&str, &str)], body: &str) -> String {
+        let auth = format!(
+            "AWS4-HMAC-SHA256 Credential={}/20260101/{region}/{service}/aws4_request, SignedHeaders=host, Signature=0",
+            self.access_key
+        );
+        let mut all = vec![
+            ("x-moto-account-id", self.id.as_str()),
+            ("Authorization", auth.as_str()),
+        ];
+        all.extend_from_slice(headers);
+        let (status, text) = moto::http("POST", &self.endpoint, "/", &all, body)
+            .unwrap_or_else(|e| panic!("{service} {body}: {e}"));
+        assert_eq!(status, 200, "{service} {body}: {text}");
+        text
+    }
+
+    /// Calls an AWS JSON-protocol API (SQS, KMS, Logs) in this account
     /// directly, for the few test set-up calls that need no SDK crate.
     pub fn json_call(
         &self,
@@ -95,48 +113,24 @@ impl Account {
         content_type: &str,
         body: serde_json::Value,
     ) -> serde_json::Value {
-        let auth = format!(
-            "AWS4-HMAC-SHA256 Credential={}/20260101/{region}/{service}/aws4_request, SignedHeaders=host, Signature=0",
-            self.access_key
-        );
-        let (status, text) = moto::http(
-            "POST",
-            &self.endpoint,
-            "/",
-            &[
-                ("x-moto-account-id", &self.id),
-                ("Authorization", &auth),
-                ("X-Amz-Target", target),
-                ("Content-Type", content_type),
-            ],
+        let text = self.post(
+            region,
+            service,
+            &[("X-Amz-Target", target), ("Content-Type", content_type)],
             &body.to_string(),
-        )
-        .unwrap_or_else(|e| panic!("{target}: {e}"));
-        assert_eq!(status, 200, "{target}: {text}");
+        );
         serde_json::from_str(&text).unwrap_or(serde_json::Value::Null)
     }
 
     /// Calls an AWS query-protocol API (EC2) in this account directly;
     /// returns the XML answer.
     pub fn query_call(&self, region: &str, service: &str, body: &str) -> String {
-        let auth = format!(
-            "AWS4-HMAC-SHA256 Credential={}/20260101/{region}/{service}/aws4_request, SignedHeaders=host, Signature=0",
-            self.access_key
-        );
-        let (status, text) = moto::http(
-            "POST",
-            &self.endpoint,
-            "/",
-            &[
-                ("x-moto-account-id", &self.id),
-                ("Authorization", &auth),
-                ("Content-Type", "application/x-www-form-urlencoded"),
-            ],
+        self.post(
+            region,
+            service,
+            &[("Content-Type", "application/x-www-form-urlencoded")],
             body,
         )
-        .unwrap_or_else(|e| panic!("{service} {body}: {e}"));
-        assert_eq!(status, 200, "{service} {body}: {text}");
-        text
     }
 
     /// A VPC with two subnets in `region`; their IDs.

@@ -123,6 +123,11 @@ pub fn sample_event(name: &str) -> Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
 }
 
+/// The sample events for one function, names and events apart.
+pub fn samples_for(function: &str) -> (Vec<String>, Vec<Value>) {
+    sample_events_for(function).into_iter().unzip()
+}
+
 /// The sample events for one function: `events/<function>-*.json`, sorted.
 pub fn sample_events_for(function: &str) -> Vec<(String, Value)> {
     let mut names: Vec<String> = std::fs::read_dir(events_dir())

@@ -187,6 +187,38 @@ pub fn run_function(binary: &Path, env: &[(String, String)], events: &[Value]) -
     run
 }
 
+/// Builds the debug `lifeboat-<function>` and runs it with `env` and
+/// `events`, off the async runtime's threads.
+pub async fn run_debug(function: &str, env: Vec<(String, String)>, events: Vec<Value>) -> Run {
+    let binary = crate::binaries::function(function, false);
+    tokio::task::spawn_blocking(move || run_function(&binary, &env, &events))
+        .await
+        .unwrap_or_else(|e| panic!("running lifeboat-{function}: {e}"))
+}
+
+impl Run {
+    /// Every invocation's response, in order. Panics, naming the event and
+    /// showing the function's logs, if start-up or any invocation failed.
+    pub fn responses(&self, names: &[String]) -> Vec<&Value> {
+        assert!(
+            self.init_error.is_none(),
+            "init failed: {:?}\n{}",
+            self.init_error,
+            self.logs
+        );
+        assert_eq!(self.invocations.len(), names.len());
+        self.invocations
+            .iter()
+            .zip(names)
+            .map(|(i, name)| {
+                i.result
+                    .as_ref()
+                    .unwrap_or_else(|_| panic!("{name}: {}\n{}", i.error_message(), self.logs))
+            })
+            .collect()
+    }
+}
+
 fn lock(shared: &Shared) -> std::sync::MutexGuard<'_, State> {
     shared.state.lock().unwrap_or_else(|e| e.into_inner())
 }

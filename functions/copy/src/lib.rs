@@ -26,6 +26,17 @@ use crate::event::Request;
 
 pub const FUNCTION: &str = "copy";
 
+/// The settings this function reads; a deployment must set each.
+pub const SETTINGS: &[&str] = &[
+    lifeboat::config::CATALOG_BUCKET,
+    lifeboat::config::CATALOG_PREFIX,
+    lifeboat::config::EVENT_BUS,
+    lifeboat::config::DR_REGIONS,
+    lifeboat::config::DR_KMS_KEYS,
+    lifeboat::config::MAX_INFLIGHT_COPIES,
+    lifeboat::config::DR_OPTION_GROUPS,
+];
+
 /// Checks at cold start what this function cannot run without.
 pub fn check(ctx: &Context) -> Result<(), Error> {
     ctx.config.require_dr_regions().map(|_| ())

@@ -24,6 +24,17 @@ use crate::event::Request;
 
 pub const FUNCTION: &str = "prune";
 
+/// The settings this function reads; a deployment must set each.
+pub const SETTINGS: &[&str] = &[
+    lifeboat::config::CATALOG_BUCKET,
+    lifeboat::config::CATALOG_PREFIX,
+    lifeboat::config::EVENT_BUS,
+    lifeboat::config::DR_REGIONS,
+    lifeboat::config::RETENTION,
+    lifeboat::config::DR_RETENTION,
+    lifeboat::config::DRY_RUN,
+];
+
 /// Checks at cold start what this function cannot run without.
 pub fn check(ctx: &Context) -> Result<(), Error> {
     ctx.config.require_retention().map(|_| ())

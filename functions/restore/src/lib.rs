@@ -29,6 +29,15 @@ use crate::event::{Request, RestoreRequest, SnapshotChoice};
 
 pub const FUNCTION: &str = "restore";
 
+/// The settings this function reads; a deployment must set each.
+pub const SETTINGS: &[&str] = &[
+    lifeboat::config::CATALOG_BUCKET,
+    lifeboat::config::CATALOG_PREFIX,
+    lifeboat::config::EVENT_BUS,
+    lifeboat::config::DR_REGIONS,
+    lifeboat::config::DRY_RUN,
+];
+
 pub async fn handle(ctx: &Context, event: LambdaEvent<Value>) -> Result<Value, Error> {
     let span = tracing::info_span!("invocation", request_id = %event.context.request_id);
     async {

@@ -21,6 +21,14 @@ use crate::event::Request;
 
 pub const FUNCTION: &str = "snapshot";
 
+/// The settings this function reads; a deployment must set each.
+pub const SETTINGS: &[&str] = &[
+    lifeboat::config::CATALOG_BUCKET,
+    lifeboat::config::CATALOG_PREFIX,
+    lifeboat::config::EVENT_BUS,
+    lifeboat::config::SELECT_TAG,
+];
+
 /// The Lambda handler: parse, act, summarise.
 pub async fn handle(ctx: &Context, event: LambdaEvent<Value>) -> Result<Summary, Error> {
     invocation::handle(
