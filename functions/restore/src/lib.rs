@@ -81,6 +81,31 @@ fn rds_for(ctx: &Context, region: &str) -> aws_sdk_rds::Client {
     }
 }
 
+/// The catalog's snapshot records of `database` taken in `source_region`:
+/// snapshot identifier -> record key. One listing (a page per 1,000).
+async fn record_keys(
+    catalog: &Catalog,
+    source_region: &str,
+    database: &str,
+) -> Result<std::collections::HashMap<String, String>, Error> {
+    let prefix = catalog::snapshot_prefix(catalog.prefix(), source_region, database);
+    Ok(catalog
+        .list(&prefix, usize::MAX)
+        .await?
+        .into_iter()
+        .filter_map(|key| {
+            // <inverted-time>-<snapshot-id>.json
+            let id = key
+                .strip_prefix(&prefix)?
+                .strip_suffix(".json")?
+                .split_once('-')?
+                .1
+                .to_string();
+            Some((id, key))
+        })
+        .collect())
+}
+
 /// The catalog key of `snapshot`'s record, if the catalog has one.
 async fn record_key(
     catalog: &Catalog,
@@ -90,13 +115,9 @@ async fn record_key(
     let Some(source_region) = snapshot.source_region() else {
         return Ok(None);
     };
-    let prefix = catalog::snapshot_prefix(catalog.prefix(), source_region, database);
-    let suffix = format!("-{}.json", snapshot.id);
-    Ok(catalog
-        .list(&prefix, usize::MAX)
+    Ok(record_keys(catalog, source_region, database)
         .await?
-        .into_iter()
-        .find(|key| key.ends_with(&suffix)))
+        .remove(&snapshot.id))
 }
 
 /// Picks the snapshot to restore and its catalog record.
@@ -121,10 +142,22 @@ async fn resolve(
                     .cmp(&a.recovery_point())
                     .then(b.id.cmp(&a.id))
             });
+            // RDS says what exists; the catalog says what it was. One
+            // listing per source region the candidates came from.
+            let mut keys: std::collections::HashMap<
+                String,
+                std::collections::HashMap<String, String>,
+            > = std::collections::HashMap::new();
             for snapshot in candidates {
-                // RDS says what exists; the catalog says what it was.
-                if let Some(key) = record_key(catalog, database, &snapshot).await? {
-                    let record = catalog.get(&key).await?;
+                let Some(source_region) = snapshot.source_region() else {
+                    continue;
+                };
+                if !keys.contains_key(source_region) {
+                    let found = record_keys(catalog, source_region, database).await?;
+                    keys.insert(source_region.to_string(), found);
+                }
+                if let Some(key) = keys.get(source_region).and_then(|k| k.get(&snapshot.id)) {
+                    let record = catalog.get(key).await?;
                     return Ok((snapshot, record));
                 }
                 tracing::warn!(snapshot_id = %snapshot.id, "no catalog record; trying an older snapshot");
