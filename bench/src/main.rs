@@ -1,0 +1,530 @@
+//! `lifeboat-bench`: measures the release `lifeboat-snapshot` and
+//! `lifeboat-copy` against moto, as Lambda runs them, for fleets of 10, 100
+//! and 1,000 DB instances, with and without network latency, and holds each
+//! run to the floor its fleet allows.
+//!
+//! Writes `bench/results/latest.md` and `latest.json` and prints the
+//! tables. Timings are reported, never asserted. `scripts/bench` runs it.
+
+// A benchmark harness: a failed set-up step should stop it with a message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod fleet;
+mod floor;
+mod proxy;
+mod rate;
+mod report;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use chrono::{SubsecRound, Utc};
+use lifeboat_tests::runtime::{run_function, Run};
+use lifeboat_tests::{binaries, moto, Account};
+use serde_json::{json, Value};
+
+use crate::floor::Fleet;
+use crate::proxy::Proxy;
+use crate::rate::Serving;
+use crate::report::{Binary, Machine, Report, RunReport};
+
+const REGION: &str = "us-east-1";
+const USAGE: &str = "usage: lifeboat-bench [--latency-ms 40] [--connect-latency-ms <latency>] \
+    [--sizes 10,100,1000] [--concurrency 16] [--dr-region us-west-2] [--rate-calls 400] [--repeat 3] \
+    [--out bench/results] [--bin-dir <dir with prebuilt lifeboat-* binaries>] \
+    [--label <what was measured, instead of the commit>]";
+
+struct Options {
+    latency_ms: u64,
+    connect_latency_ms: Option<u64>,
+    sizes: Vec<u64>,
+    concurrency: usize,
+    dr_region: String,
+    rate_calls: usize,
+    /// Cold starts per fleet size and latency; the median is reported.
+    repeat: usize,
+    out: PathBuf,
+    /// Prebuilt binaries to measure instead of building this tree's.
+    bin_dir: Option<PathBuf>,
+    /// What the measured code is, instead of this tree's commit.
+    label: Option<String>,
+}
+
+fn options() -> Result<Options, String> {
+    let mut o = Options {
+        latency_ms: 40,
+        connect_latency_ms: None,
+        sizes: vec![10, 100, 1000],
+        concurrency: 16,
+        dr_region: "us-west-2".to_string(),
+        rate_calls: 400,
+        repeat: 3,
+        out: moto::repo_root().join("bench/results"),
+        bin_dir: None,
+        label: None,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        if flag == "-h" || flag == "--help" {
+            return Err(USAGE.to_string());
+        }
+        let value = args
+            .next()
+            .ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))?;
+        let number = |v: &str| {
+            v.parse::<u64>()
+                .map_err(|_| format!("{flag}: {v:?} is not a whole number"))
+        };
+        match flag.as_str() {
+            "--latency-ms" => o.latency_ms = number(&value)?,
+            "--connect-latency-ms" => o.connect_latency_ms = Some(number(&value)?),
+            "--sizes" => {
+                o.sizes = value
+                    .split(',')
+                    .map(|s| number(s.trim()))
+                    .collect::<Result<_, _>>()?
+            }
+            "--concurrency" => o.concurrency = number(&value)? as usize,
+            "--dr-region" => o.dr_region = value,
+            "--rate-calls" => o.rate_calls = number(&value)? as usize,
+            "--repeat" => o.repeat = number(&value)?.max(1) as usize,
+            "--out" => o.out = PathBuf::from(value),
+            "--bin-dir" => o.bin_dir = Some(PathBuf::from(value)),
+            "--label" => o.label = Some(value),
+            _ => return Err(format!("unknown option {flag}\n{USAGE}")),
+        }
+    }
+    if o.sizes.is_empty() || o.sizes.contains(&0) {
+        return Err("--sizes: give fleet sizes above zero, e.g. 10,100,1000".to_string());
+    }
+    if !(1..=64).contains(&o.concurrency) {
+        return Err("--concurrency: 1 to 64, as LIFEBOAT_CONCURRENCY allows".to_string());
+    }
+    Ok(o)
+}
+
+fn main() {
+    let options = options().unwrap_or_else(|e| {
+        eprintln!("{e}");
+        std::process::exit(2);
+    });
+    if std::env::var(moto::ENDPOINT_VAR).is_err() {
+        // moto counts automated snapshots (one per instance) against its
+        // manual snapshot quota of 1,000: a fleet of 1,000 would hit it
+        // before its first snapshot. Real accounts that size have the quota
+        // raised too. The moto started later inherits this; set here, while
+        // this process has one thread.
+        if std::env::var("MOTO_RDS_SNAPSHOT_LIMIT").is_err() {
+            std::env::set_var("MOTO_RDS_SNAPSHOT_LIMIT", "1000000");
+        }
+        println!("Starting moto on 127.0.0.1 ...");
+    }
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+        .block_on(run(options));
+}
+
+async fn run(options: Options) {
+    let endpoint = moto::endpoint().to_string();
+    println!("moto: {endpoint}");
+
+    let (snapshot_bin, copy_bin, binaries) = match &options.bin_dir {
+        Some(dir) => {
+            let sizes = ["snapshot", "copy", "prune", "restore"]
+                .into_iter()
+                .filter_map(|f| {
+                    let name = format!("lifeboat-{f}");
+                    let bytes = std::fs::metadata(dir.join(&name)).ok()?.len();
+                    Some(Binary { name, bytes })
+                })
+                .collect();
+            (
+                dir.join("lifeboat-snapshot"),
+                dir.join("lifeboat-copy"),
+                sizes,
+            )
+        }
+        None => {
+            println!("Building the release binaries (several minutes the first time) ...");
+            let snapshot_bin = binaries::function("snapshot", true);
+            let copy_bin = binaries::function("copy", true);
+            let release_dir = snapshot_bin
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_default();
+            let sizes = function_sizes(&release_dir);
+            (snapshot_bin, copy_bin, sizes)
+        }
+    };
+    for bin in [&snapshot_bin, &copy_bin] {
+        assert!(bin.is_file(), "{} not found", bin.display());
+    }
+
+    // Measured from here: building is not part of the run.
+    let began = Instant::now();
+    let mut latencies = vec![0];
+    if options.latency_ms > 0 {
+        latencies.push(options.latency_ms);
+    }
+    // A new connection costs a TCP and a TLS handshake on real AWS: about
+    // one more round trip, by default the request latency.
+    let connect = |l: u64| {
+        options
+            .connect_latency_ms
+            .map_or(l, |c| if l == 0 { 0 } else { c })
+    };
+    let proxies: Vec<Proxy> = latencies
+        .iter()
+        .map(|&l| {
+            Proxy::start(
+                &endpoint,
+                Duration::from_millis(l),
+                Duration::from_millis(connect(l)),
+            )
+            .expect("start the proxy")
+        })
+        .collect();
+
+    let mut serving = Vec::new();
+    for proxy in &proxies {
+        let s = rate::measure(proxy, REGION, options.concurrency, options.rate_calls).await;
+        println!(
+            "serving rate at {} ms: {:.0} calls/s with {} in flight, one call {:.1} ms",
+            s.latency_ms, s.rate_per_s, s.concurrency, s.one_call_ms
+        );
+        serving.push(s);
+    }
+
+    // moto loads each service's code on its first use: one small round,
+    // not reported, so that the first measured run does not pay for it.
+    println!("\nwarm-up (not reported):");
+    snapshot_then_copy(
+        &options,
+        &Fleet::of_size(10),
+        &proxies[0],
+        &serving[0],
+        &snapshot_bin,
+        &copy_bin,
+    )
+    .await;
+
+    let mut runs = Vec::new();
+    for &size in &options.sizes {
+        let fleet = Fleet::of_size(size);
+        for (proxy, serving) in proxies.iter().zip(&serving) {
+            let mut snapshots = Vec::new();
+            let mut copies = Vec::new();
+            for _ in 0..options.repeat {
+                let (snapshot, copy) =
+                    snapshot_then_copy(&options, &fleet, proxy, serving, &snapshot_bin, &copy_bin)
+                        .await;
+                snapshots.push(snapshot);
+                copies.push(copy);
+            }
+            runs.push(RunReport::median(snapshots));
+            runs.push(RunReport::median(copies));
+        }
+    }
+
+    let report = Report {
+        date: Utc::now().format("%Y-%m-%d %H:%M UTC").to_string(),
+        command: command_line(),
+        commit: match (&options.label, &options.bin_dir) {
+            (Some(label), _) => label.clone(),
+            (None, Some(dir)) => format!("binaries from {}, bench at {}", dir.display(), commit()),
+            (None, None) => commit(),
+        },
+        machine: machine(),
+        moto_version: moto_version(),
+        region: REGION.to_string(),
+        dr_region: options.dr_region.clone(),
+        concurrency: options.concurrency,
+        repeat: options.repeat,
+        latencies_ms: latencies.clone(),
+        connect_latencies_ms: latencies.iter().map(|&l| connect(l)).collect(),
+        binaries,
+        serving,
+        runs,
+        duration_s: began.elapsed().as_secs_f64(),
+    };
+    let markdown = report::markdown(&report);
+    std::fs::create_dir_all(&options.out)
+        .unwrap_or_else(|e| panic!("create {}: {e}", options.out.display()));
+    let md_path = options.out.join("latest.md");
+    let json_path = options.out.join("latest.json");
+    std::fs::write(&md_path, &markdown)
+        .unwrap_or_else(|e| panic!("write {}: {e}", md_path.display()));
+    let json = serde_json::to_string_pretty(&report).expect("the report serialises");
+    std::fs::write(&json_path, json + "\n")
+        .unwrap_or_else(|e| panic!("write {}: {e}", json_path.display()));
+    println!("\n{markdown}");
+    println!("Written: {} and {}", md_path.display(), json_path.display());
+}
+
+/// Seeds `fleet` in a fresh account, then runs a cold `lifeboat-snapshot`
+/// on a schedule and a cold `lifeboat-copy` reconcile through `proxy`.
+async fn snapshot_then_copy(
+    options: &Options,
+    fleet: &Fleet,
+    proxy: &Proxy,
+    serving: &Serving,
+    snapshot_bin: &Path,
+    copy_bin: &Path,
+) -> (RunReport, RunReport) {
+    let size = fleet.instances;
+    let started = Instant::now();
+    let seeded = fleet::seed(fleet, REGION).await;
+    let seed_s = started.elapsed().as_secs_f64();
+    println!(
+        "\nfleet {size} ({} instances, {} clusters), {} ms: seeded in {seed_s:.1} s",
+        fleet.all_instances(),
+        fleet.clusters,
+        serving.latency_ms
+    );
+    let function_account = Account {
+        endpoint: proxy.url(),
+        ..seeded.account.clone()
+    };
+    let mut env = function_account.env(REGION);
+    env.push(("LIFEBOAT_CATALOG_BUCKET".into(), seeded.bucket.clone()));
+    env.push((
+        "LIFEBOAT_CONCURRENCY".into(),
+        options.concurrency.to_string(),
+    ));
+
+    let now = Utc::now().trunc_subsecs(0);
+    let account = &seeded.account.id;
+    let scheduled = json!({
+        "version": "0",
+        "id": format!("bench-{size}-{}-{}", serving.latency_ms, now.timestamp()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": account,
+        "time": now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "region": REGION,
+        "resources": [format!("arn:aws:events:{REGION}:{account}:rule/lifeboat-nightly")],
+        "detail": {}
+    });
+    let snapshot = invoke(proxy, snapshot_bin, env.clone(), scheduled).await;
+    let snapshot = run_report(
+        "snapshot",
+        fleet,
+        serving,
+        seed_s,
+        snapshot,
+        floor::snapshot(fleet),
+    );
+
+    let mut copy_env = env;
+    copy_env.push(("LIFEBOAT_DR_REGIONS".into(), options.dr_region.clone()));
+    let copy = invoke(proxy, copy_bin, copy_env, json!({})).await;
+    let copy = run_report("copy", fleet, serving, seed_s, copy, floor::copy(fleet));
+    (snapshot, copy)
+}
+
+/// One cold start of `binary` with one event, every AWS call through
+/// `proxy`; what it showed and the calls it made.
+async fn invoke(
+    proxy: &Proxy,
+    binary: &std::path::Path,
+    env: Vec<(String, String)>,
+    event: Value,
+) -> (Run, proxy::Tally) {
+    proxy.take();
+    let binary = binary.to_path_buf();
+    let run = tokio::task::spawn_blocking(move || run_function(&binary, &env, &[event]))
+        .await
+        .expect("the runtime API thread");
+    // The process has ended: every call it made has been counted.
+    (run, proxy.take())
+}
+
+fn run_report(
+    function: &str,
+    fleet: &Fleet,
+    serving: &Serving,
+    seed_s: f64,
+    (run, tally): (Run, proxy::Tally),
+    minimum: floor::Minimum,
+) -> RunReport {
+    let invocation = run.invocations.first();
+    let mut outcomes = BTreeMap::new();
+    let mut error = run.init_error.clone();
+    if let Some(inv) = invocation {
+        match &inv.result {
+            Ok(summary) => {
+                for (k, v) in summary["counts"].as_object().into_iter().flatten() {
+                    outcomes.insert(k.clone(), v.as_u64().unwrap_or(0));
+                }
+            }
+            Err(_) => error = Some(inv.error_message()),
+        }
+    }
+    let handler_ms = invocation.map(|i| i.handler_time.as_secs_f64() * 1000.0);
+    let floor_ms = floor::floor_ms(
+        &minimum,
+        serving.rate_per_s,
+        serving.one_call_ms,
+        serving.connect_latency_ms as f64,
+    );
+    let report = RunReport {
+        function: function.to_string(),
+        size: fleet.instances,
+        fleet: *fleet,
+        latency_ms: serving.latency_ms,
+        seed_s,
+        init_ms: run.init_time.map(|t| t.as_secs_f64() * 1000.0),
+        handler_ms,
+        handler_ms_all: handler_ms.into_iter().collect(),
+        peak_rss_kib: run.peak_rss_kib,
+        outcomes,
+        error,
+        one_at_a_time_ms: minimum.total() as f64 * serving.one_call_ms,
+        ratio: handler_ms.map(|h| h / floor_ms),
+        floor_ms,
+        minimum,
+        tally,
+    };
+    println!(
+        "  {function:<8} init {:>7.1} ms  handler {:>8.1} ms  floor {:>8.1} ms  rss {:>6} KiB  calls {:>5} (min {:>5})  conns {:>3}  {:?}{}",
+        report.init_ms.unwrap_or(0.0),
+        report.handler_ms.unwrap_or(0.0),
+        report.floor_ms,
+        report.peak_rss_kib.unwrap_or(0),
+        report.tally.requests,
+        report.minimum.total(),
+        report.tally.connections,
+        report.outcomes,
+        report
+            .error
+            .as_deref()
+            .map(|e| format!("  ERROR {}", e.chars().take(300).collect::<String>()))
+            .unwrap_or_default(),
+    );
+    if let Some(e) = &report.error {
+        if e.contains("SnapshotQuotaExceeded") {
+            eprintln!(
+                "  moto's manual snapshot quota was hit: start moto with MOTO_RDS_SNAPSHOT_LIMIT \
+                 raised (scripts/bench does)"
+            );
+        }
+    }
+    report
+}
+
+/// Sizes of the release function binaries: snapshot and copy, and any
+/// other function of the workspace that builds (one being written may not).
+fn function_sizes(release_dir: &Path) -> Vec<Binary> {
+    let manifest =
+        std::fs::read_to_string(moto::repo_root().join("Cargo.toml")).unwrap_or_default();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+    ["snapshot", "copy", "prune", "restore"]
+        .into_iter()
+        .filter(|f| manifest.contains(&format!("\"functions/{f}\"")))
+        .filter_map(|f| {
+            let bin = format!("lifeboat-{f}");
+            let built = Command::new(&cargo)
+                .current_dir(moto::repo_root())
+                .args([
+                    "build",
+                    "--release",
+                    "--quiet",
+                    "--package",
+                    &bin,
+                    "--bin",
+                    &bin,
+                ])
+                .status()
+                .is_ok_and(|s| s.success());
+            if !built {
+                eprintln!("{bin} does not build; its size is left out");
+                return None;
+            }
+            let bytes = std::fs::metadata(release_dir.join(&bin)).ok()?.len();
+            Some(Binary { name: bin, bytes })
+        })
+        .collect()
+}
+
+fn command_line() -> String {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.is_empty() {
+        "scripts/bench".to_string()
+    } else {
+        let quoted: Vec<String> = args
+            .iter()
+            .map(|a| {
+                if a.chars()
+                    .any(|c| c.is_whitespace() || "\"'#$&;<>|*?()".contains(c))
+                {
+                    format!("'{}'", a.replace('\'', "'\\''"))
+                } else {
+                    a.clone()
+                }
+            })
+            .collect();
+        format!("scripts/bench {}", quoted.join(" "))
+    }
+}
+
+fn output(program: &str, args: &[&str]) -> Option<String> {
+    let out = Command::new(program)
+        .args(args)
+        .current_dir(moto::repo_root())
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+fn commit() -> String {
+    let Some(head) = output("git", &["rev-parse", "--short", "HEAD"]) else {
+        return "unknown".to_string();
+    };
+    let dirty = output("git", &["status", "--porcelain", "--untracked-files=no"])
+        .is_some_and(|s| !s.is_empty());
+    if dirty {
+        format!("{head} (with uncommitted changes)")
+    } else {
+        head
+    }
+}
+
+fn moto_version() -> String {
+    let python = moto::repo_root().join(".venv/bin/python");
+    output(
+        &python.to_string_lossy(),
+        &["-c", "import moto; print(moto.__version__)"],
+    )
+    .unwrap_or_else(|| "unknown".to_string())
+}
+
+fn machine() -> Machine {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let cpu = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .and_then(|l| l.split_once(':'))
+        .map(|(_, v)| v.trim().to_string())
+        .unwrap_or_else(|| "unknown CPU".to_string());
+    let memory_kib: f64 = std::fs::read_to_string("/proc/meminfo")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0.0);
+    Machine {
+        nproc: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        cpu,
+        memory_gib: memory_kib / 1024.0 / 1024.0,
+        kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease")
+            .unwrap_or_default()
+            .trim()
+            .to_string(),
+    }
+}
