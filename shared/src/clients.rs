@@ -5,6 +5,8 @@
 //! `http://localhost:5000/bucket/key` works (virtual-hosted style would need
 //! `bucket.localhost` to resolve).
 
+use std::collections::BTreeMap;
+
 use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 
@@ -20,6 +22,9 @@ pub struct Clients {
     pub rds: aws_sdk_rds::Client,
     pub s3: aws_sdk_s3::Client,
     pub events: aws_sdk_eventbridge::Client,
+    /// RDS clients for the DR regions, built once: each keeps its own
+    /// connection pool, so building one per call would redo TLS each time.
+    regional: BTreeMap<String, aws_sdk_rds::Client>,
 }
 
 impl Clients {
@@ -46,13 +51,33 @@ impl Clients {
             rds: aws_sdk_rds::Client::new(&sdk),
             s3: aws_sdk_s3::Client::from_conf(s3_config),
             events: aws_sdk_eventbridge::Client::new(&sdk),
+            regional: BTreeMap::new(),
             sdk,
         }
     }
 
-    /// An RDS client for another region (a DR region), sharing credentials,
-    /// endpoint override and retry settings.
+    /// Builds the RDS clients for `regions` now, once per cold start.
+    pub fn with_regions(mut self, regions: &[String]) -> Self {
+        for region in regions {
+            let client = self.build_rds(region);
+            self.regional.insert(region.clone(), client);
+        }
+        self
+    }
+
+    /// An RDS client for `region` (the source region or a DR region),
+    /// sharing credentials, endpoint override and retry settings.
     pub fn rds_in(&self, region: &str) -> aws_sdk_rds::Client {
+        if region == self.region {
+            return self.rds.clone();
+        }
+        match self.regional.get(region) {
+            Some(client) => client.clone(),
+            None => self.build_rds(region),
+        }
+    }
+
+    fn build_rds(&self, region: &str) -> aws_sdk_rds::Client {
         let config = aws_sdk_rds::config::Builder::from(&self.sdk)
             .region(Region::new(region.to_string()))
             .build();

@@ -15,11 +15,14 @@ impl Context {
     /// or malformed setting is an error here, before the first invocation.
     pub async fn from_env() -> Result<Self, Error> {
         let config = Config::from_env()?;
-        let clients = Clients::load(&config.region).await;
+        let clients = Clients::load(&config.region)
+            .await
+            .with_regions(&config.dr_regions);
         Ok(Context { config, clients })
     }
 
     pub fn new(config: Config, clients: Clients) -> Self {
+        let clients = clients.with_regions(&config.dr_regions);
         Context { config, clients }
     }
 }

@@ -48,34 +48,42 @@ pub async fn handle(ctx: &Context, event: LambdaEvent<Value>) -> Result<Summary,
 
 pub async fn run(ctx: &Context, request: Request) -> Result<Summary, Error> {
     let dr_regions = ctx.config.require_dr_regions()?;
-    let (trigger, sources, mut outcomes) = match request {
+    let request = match request {
         Request::Nothing { trigger, note } => {
             return Ok(Summary::new(FUNCTION, Some(trigger), Vec::new()).with_message(note));
         }
-        Request::Reconcile { trigger } => {
-            let all = rds::describe_manual_snapshots(&ctx.clients.rds).await?;
-            let sources = all.into_iter().filter(|s| is_original(ctx, s)).collect();
-            (trigger, sources, Vec::new())
-        }
-        Request::Snapshots { trigger, snapshots } => {
-            let (sources, outcomes) = resolve(ctx, &snapshots).await?;
-            (trigger, sources, outcomes)
+        other => other,
+    };
+    let sources = async {
+        match request {
+            // Answered above; nothing to list.
+            Request::Nothing { trigger, .. } => Ok((trigger, Vec::new(), Vec::new())),
+            Request::Reconcile { trigger } => rds::describe_manual_snapshots(&ctx.clients.rds)
+                .await
+                .map(|all| {
+                    let sources = all.into_iter().filter(|s| is_original(ctx, s)).collect();
+                    (trigger, sources, Vec::new())
+                }),
+            Request::Snapshots { trigger, snapshots } => resolve(ctx, &snapshots)
+                .await
+                .map(|(sources, outcomes)| (trigger, sources, outcomes)),
         }
     };
+    // What each DR region holds: one paginated describe per region and kind,
+    // listed while the source region is.
+    let states = stream::iter(dr_regions.iter().cloned())
+        .map(|region| async move {
+            let rds = ctx.clients.rds_in(&region);
+            let state = rds::describe_manual_snapshots(&rds)
+                .await
+                .map(|snapshots| RegionState::from_snapshots(&snapshots));
+            (region, state)
+        })
+        .buffer_unordered(dr_regions.len().max(1))
+        .collect::<Vec<(String, Result<RegionState, Error>)>>();
+    let (sources, states) = tokio::join!(sources, states);
+    let (trigger, sources, mut outcomes) = sources?;
 
-    // What each DR region holds: one paginated describe per region and kind.
-    let states: Vec<(String, Result<RegionState, Error>)> =
-        stream::iter(dr_regions.iter().cloned())
-            .map(|region| async move {
-                let rds = ctx.clients.rds_in(&region);
-                let state = rds::describe_manual_snapshots(&rds)
-                    .await
-                    .map(|snapshots| RegionState::from_snapshots(&snapshots));
-                (region, state)
-            })
-            .buffer_unordered(dr_regions.len().max(1))
-            .collect()
-            .await;
     let mut reachable = Vec::new();
     for (region, state) in states {
         match state {

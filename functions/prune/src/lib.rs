@@ -133,11 +133,7 @@ async fn decide_region(
         .config
         .retention_for(region)
         .ok_or(Error::MissingSetting(lifeboat::config::RETENTION))?;
-    let rds = if region == ctx.config.region {
-        ctx.clients.rds.clone()
-    } else {
-        ctx.clients.rds_in(region)
-    };
+    let rds = ctx.clients.rds_in(region);
     let snapshots = rds::describe_manual_snapshots(&rds).await?;
     let mut groups: BTreeMap<(DatabaseKind, String), Vec<Snapshot>> = BTreeMap::new();
     for s in snapshots.into_iter().filter(Snapshot::is_managed) {
@@ -218,11 +214,7 @@ async fn delete(
             "error": error,
         })
     };
-    let rds = if d.region == ctx.config.region {
-        ctx.clients.rds.clone()
-    } else {
-        ctx.clients.rds_in(&d.region)
-    };
+    let rds = ctx.clients.rds_in(&d.region);
     if let Err(e) = rds::delete_snapshot(&rds, s).await {
         let event = Event {
             detail_type: "Snapshot Deletion Failed",

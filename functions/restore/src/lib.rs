@@ -74,11 +74,7 @@ fn region<'a>(ctx: &'a Context, asked: Option<&'a str>) -> Result<&'a str, Error
 }
 
 fn rds_for(ctx: &Context, region: &str) -> aws_sdk_rds::Client {
-    if region == ctx.config.region {
-        ctx.clients.rds.clone()
-    } else {
-        ctx.clients.rds_in(region)
-    }
+    ctx.clients.rds_in(region)
 }
 
 /// The catalog's snapshot records of `database` taken in `source_region`:
