@@ -102,47 +102,12 @@ impl Setup {
         region: &str,
     ) -> Vec<(String, Option<String>, Vec<(String, String)>)> {
         let rds = self.world.clients.rds_in(region);
-        let instances = rds
-            .describe_db_snapshots()
-            .snapshot_type("manual")
-            .send()
+        let all = lifeboat::rds::describe_manual_snapshots(&rds)
             .await
             .unwrap();
-        let clusters = rds
-            .describe_db_cluster_snapshots()
-            .snapshot_type("manual")
-            .send()
-            .await
-            .unwrap();
-        let tags = |list: &[aws_sdk_rds::types::Tag]| {
-            list.iter()
-                .map(|t| {
-                    (
-                        t.key().unwrap_or_default().to_string(),
-                        t.value().unwrap_or_default().to_string(),
-                    )
-                })
-                .collect::<Vec<_>>()
-        };
-        let mut all: Vec<_> = instances
-            .db_snapshots()
-            .iter()
-            .map(|s| {
-                (
-                    s.db_snapshot_identifier().unwrap_or_default().to_string(),
-                    s.kms_key_id().map(str::to_string),
-                    tags(s.tag_list()),
-                )
-            })
-            .chain(clusters.db_cluster_snapshots().iter().map(|s| {
-                (
-                    s.db_cluster_snapshot_identifier()
-                        .unwrap_or_default()
-                        .to_string(),
-                    s.kms_key_id().map(str::to_string),
-                    tags(s.tag_list()),
-                )
-            }))
+        let mut all: Vec<_> = all
+            .into_iter()
+            .map(|s| (s.id, s.kms_key_id, s.tags.into_iter().collect()))
             .collect();
         all.sort();
         all

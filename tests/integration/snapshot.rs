@@ -52,30 +52,10 @@ fn outcome<'a>(summary: &'a Value, database: &str) -> &'a Value {
 
 /// Manual DB snapshots and DB cluster snapshots in the account, by id.
 async fn snapshot_ids(world: &World) -> Vec<String> {
-    let rds = &world.clients.rds;
-    let instances = rds
-        .describe_db_snapshots()
-        .snapshot_type("manual")
-        .send()
+    let all = lifeboat::rds::describe_manual_snapshots(&world.clients.rds)
         .await
         .unwrap();
-    let clusters = rds
-        .describe_db_cluster_snapshots()
-        .snapshot_type("manual")
-        .send()
-        .await
-        .unwrap();
-    let mut ids: Vec<String> = instances
-        .db_snapshots()
-        .iter()
-        .filter_map(|s| s.db_snapshot_identifier().map(str::to_string))
-        .chain(
-            clusters
-                .db_cluster_snapshots()
-                .iter()
-                .filter_map(|s| s.db_cluster_snapshot_identifier().map(str::to_string)),
-        )
-        .collect();
+    let mut ids: Vec<String> = all.into_iter().map(|s| s.id).collect();
     ids.sort();
     ids
 }
