@@ -2,7 +2,7 @@
 //! the proxy): the instances many at a time, then the Aurora clusters.
 
 use futures_util::{stream, StreamExt};
-use lifeboat::clients::Clients;
+use lifeboat::aws::clients::Clients;
 use lifeboat_tests::{seed, Account};
 
 use crate::floor::Fleet;

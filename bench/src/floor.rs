@@ -23,8 +23,10 @@ pub const PAGE: u64 = 100;
 pub const EVENTS_PER_CALL: u64 = 10;
 /// RDS allows 20 DB snapshot copies and 5 DB cluster snapshot copies in
 /// progress per destination region.
-pub const INSTANCE_COPIES_IN_FLIGHT: u64 = 20;
-pub const CLUSTER_COPIES_IN_FLIGHT: u64 = 5;
+pub const INSTANCE_COPIES_IN_FLIGHT: u64 =
+    lifeboat::domain::copy_plan::RDS_MAX_DB_SNAPSHOT_COPIES as u64;
+pub const CLUSTER_COPIES_IN_FLIGHT: u64 =
+    lifeboat::domain::copy_plan::RDS_MAX_DB_CLUSTER_SNAPSHOT_COPIES as u64;
 
 /// The fleet a run acts on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -36,6 +36,9 @@ pub enum Error {
         message: String,
     },
 
+    #[error("catalog record {key}: {problem}")]
+    CatalogRecord { key: String, problem: String },
+
     #[error("restore refused: {0}")]
     RestoreRefused(String),
 
@@ -61,6 +64,7 @@ impl Error {
             Error::InvalidIdentifier { .. } => "InvalidIdentifier",
             Error::UnknownDatabase(_) => "UnknownDatabase",
             Error::Aws { .. } => "AwsError",
+            Error::CatalogRecord { .. } => "CatalogRecord",
             Error::PartialFailure { .. } => "PartialFailure",
             Error::RestoreRefused(_) => "RestoreRefused",
             Error::RestoreFailed(_) => "RestoreFailed",

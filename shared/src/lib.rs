@@ -1,30 +1,24 @@
 //! Lifeboat's shared library: what every function needs.
 //!
-//! The domain modules (`naming`, `tags`, `selection`, `outcome`, `model`) are
-//! pure: plain data in, decisions out, no AWS calls. The adapters (`rds`,
-//! `catalog`, `publisher`) translate between those types and the AWS SDK, and
-//! `context` builds the validated configuration and the clients once per cold
-//! start.
+//! The folders show the boundary. `domain` decides (plain data in,
+//! decisions out, no AWS call, `now` passed in); `aws` talks to RDS, S3 and
+//! EventBridge and translates to and from the domain's types; `lambda` is
+//! what a function's entry point wires together once per cold start.
 
-pub mod catalog;
-pub mod clients;
-pub mod config;
-pub mod context;
-pub mod copy_plan;
+/// Decisions and the data they are made on: what to snapshot, what a
+/// snapshot is called, what to keep, what a copy or a restore needs.
+pub mod domain;
+
+/// Adapters over the AWS SDK: the RDS calls, the S3 catalog, the EventBridge
+/// publisher and the clients they use. SDK errors are mapped here, once.
+pub mod aws;
+
+/// The Lambda side: settings from the environment, the context built at cold
+/// start, the shape every handler shares, and logging.
+pub mod lambda;
+
+/// Errors a person can act on, each naming what is wrong.
 pub mod error;
-pub mod identifier;
-pub mod invocation;
-pub mod model;
-pub mod naming;
-pub mod outcome;
-pub mod publisher;
-pub mod rds;
-pub mod restore;
-pub mod restore_plan;
-pub mod retention;
-pub mod selection;
-pub mod tags;
-pub mod telemetry;
 
-pub use context::Context;
 pub use error::{Error, Result};
+pub use lambda::context::Context;

@@ -102,7 +102,7 @@ impl Setup {
         region: &str,
     ) -> Vec<(String, Option<String>, Vec<(String, String)>)> {
         let rds = self.world.clients.rds_in(region);
-        let all = lifeboat::rds::describe_manual_snapshots(&rds)
+        let all = lifeboat::aws::rds::describe_manual_snapshots(&rds)
             .await
             .unwrap();
         let mut all: Vec<_> = all

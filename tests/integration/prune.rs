@@ -5,6 +5,7 @@
 use chrono::{Duration, NaiveDate, TimeZone, Utc};
 use futures_util::{stream, StreamExt};
 use lambda_runtime::LambdaEvent;
+use lifeboat::domain::model::DatabaseKind;
 use lifeboat_tests::{seed, World};
 use serde_json::{json, Value};
 
@@ -77,20 +78,13 @@ fn prune_context(world: &World, dry_run: bool) -> lifeboat::Context {
 }
 
 async fn snapshot_ids(world: &World, region: &str) -> Vec<String> {
-    let out = world
-        .clients
-        .rds_in(region)
-        .describe_db_snapshots()
-        .snapshot_type("manual")
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
+    let all = lifeboat::aws::rds::describe_manual_snapshots(&world.clients.rds_in(region))
         .await
         .unwrap();
-    let mut ids: Vec<String> = out
-        .iter()
-        .filter_map(|s| s.db_snapshot_identifier().map(str::to_string))
+    let mut ids: Vec<String> = all
+        .into_iter()
+        .filter(|s| s.kind == DatabaseKind::Instance)
+        .map(|s| s.id)
         .collect();
     ids.sort();
     ids
@@ -227,7 +221,7 @@ async fn a_year_of_snapshots_is_pruned_to_exactly_what_the_policy_keeps() {
     let one = deletions.iter().find(|r| r["region"] == DR).unwrap();
     assert_eq!(one["database"], "orders");
     let dr_policy = DR_POLICY
-        .parse::<lifeboat::retention::Policy>()
+        .parse::<lifeboat::domain::retention::Policy>()
         .unwrap()
         .to_string();
     assert!(

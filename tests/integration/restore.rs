@@ -2,7 +2,7 @@
 //! region, for an instance and an Aurora cluster, and every refusal.
 
 use lambda_runtime::LambdaEvent;
-use lifeboat::restore_plan::{Calls, CreateClusterInstance, Plan};
+use lifeboat::domain::restore_plan::{Calls, CreateClusterInstance, Plan};
 use lifeboat::Error;
 use lifeboat_tests::runtime::run_debug;
 use lifeboat_tests::{sample_event, samples_for, seed, World};
@@ -50,7 +50,9 @@ async fn copied() -> World {
 
 async fn invoke(world: &World, payload: Value) -> Result<Value, Error> {
     let ctx = world.context(&[("LIFEBOAT_DR_REGIONS", DR)]);
-    lifeboat_restore::handle(&ctx, lambda(payload)).await
+    lifeboat_restore::handle(&ctx, lambda(payload))
+        .await
+        .map(|report| serde_json::to_value(report).unwrap())
 }
 
 /// DB instance and DB cluster identifiers in the DR region.
@@ -377,7 +379,7 @@ async fn a_failing_cluster_instance_rolls_back_the_cluster() {
     };
     let plan = Plan {
         calls: Calls::Cluster {
-            cluster: lifeboat::restore_plan::RestoreDbCluster {
+            cluster: lifeboat::domain::restore_plan::RestoreDbCluster {
                 db_cluster_identifier: "ledger-rb".into(),
                 snapshot_identifier: "lifeboat-ledger-20261124-0400".into(),
                 engine: "aurora-postgresql".into(),
@@ -389,7 +391,7 @@ async fn a_failing_cluster_instance_rolls_back_the_cluster() {
         },
         missing: Vec::new(),
     };
-    let err = lifeboat::restore::execute(&world.clients.rds_in(DR), &plan)
+    let err = lifeboat::aws::rds::restore::execute(&world.clients.rds_in(DR), &plan)
         .await
         .unwrap_err();
     let text = err.to_string();

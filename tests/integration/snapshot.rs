@@ -52,7 +52,7 @@ fn outcome<'a>(summary: &'a Value, database: &str) -> &'a Value {
 
 /// Manual DB snapshots and DB cluster snapshots in the account, by id.
 async fn snapshot_ids(world: &World) -> Vec<String> {
-    let all = lifeboat::rds::describe_manual_snapshots(&world.clients.rds)
+    let all = lifeboat::aws::rds::describe_manual_snapshots(&world.clients.rds)
         .await
         .unwrap();
     let mut ids: Vec<String> = all.into_iter().map(|s| s.id).collect();

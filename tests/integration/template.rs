@@ -72,7 +72,7 @@ fn every_function_has_a_resource_built_from_its_binary() {
 #[test]
 fn every_setting_a_function_reads_is_set_and_only_real_ones_are() {
     let template = template();
-    let known: BTreeSet<&str> = lifeboat::config::ALL.iter().copied().collect();
+    let known: BTreeSet<&str> = lifeboat::lambda::config::ALL.iter().copied().collect();
     for name in functions() {
         let (id, resource) = function_resource(&template, &name).unwrap();
         let variables = &resource["Properties"]["Environment"]["Variables"];

@@ -16,8 +16,8 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-use lifeboat::clients::Clients;
-use lifeboat::config::Config;
+use lifeboat::aws::clients::Clients;
+use lifeboat::lambda::config::Config;
 use lifeboat::Context;
 use serde_json::Value;
 

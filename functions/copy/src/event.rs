@@ -1,8 +1,9 @@
 //! The events `lifeboat-copy` accepts, parsed into one `Request`.
 
 use aws_lambda_events::cloudwatch_events::CloudWatchEvent;
-use lifeboat::identifier;
-use lifeboat::outcome::{Trigger, TriggerKind};
+use lifeboat::domain::identifier;
+use lifeboat::domain::trigger::{Trigger, TriggerKind};
+use lifeboat::lambda::payload::Payload;
 use lifeboat::Error;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -52,20 +53,16 @@ struct RdsEventDetail {
 }
 
 pub fn parse(payload: &Value) -> Result<Request, Error> {
-    let Some(object) = payload.as_object() else {
-        return Err(Error::InvalidEvent(format!(
-            "expected a JSON object; accepted: {ACCEPTED}"
-        )));
-    };
-    if object.is_empty() {
+    let payload = Payload::new(payload, ACCEPTED)?;
+    if payload.is_empty() {
         return Ok(Request::Reconcile {
             trigger: Trigger::new(TriggerKind::Schedule),
         });
     }
-    if let Some(detail_type) = object.get("detail-type") {
+    if let Some(detail_type) = payload.detail_type() {
         return match detail_type.as_str() {
             Some(SCHEDULED_EVENT) => {
-                let event: CloudWatchEvent<Value> = from_value(payload, SCHEDULED_EVENT)?;
+                let event: CloudWatchEvent<Value> = payload.typed(SCHEDULED_EVENT)?;
                 Ok(Request::Reconcile {
                     trigger: Trigger {
                         event_id: event.id,
@@ -74,7 +71,7 @@ pub fn parse(payload: &Value) -> Result<Request, Error> {
                 })
             }
             Some(kind @ (DB_SNAPSHOT_EVENT | DB_CLUSTER_SNAPSHOT_EVENT)) => {
-                let event: CloudWatchEvent<RdsEventDetail> = from_value(payload, kind)?;
+                let event: CloudWatchEvent<RdsEventDetail> = payload.typed(kind)?;
                 let detail = event
                     .detail
                     .ok_or_else(|| Error::InvalidEvent(format!("{kind} has no detail")))?;
@@ -100,13 +97,11 @@ pub fn parse(payload: &Value) -> Result<Request, Error> {
                     snapshots: vec![snapshot],
                 })
             }
-            _ => Err(Error::InvalidEvent(format!(
-                "unsupported detail-type {detail_type}; accepted: {ACCEPTED}"
-            ))),
+            _ => Err(payload.unsupported_detail_type(detail_type)),
         };
     }
-    if object.contains_key("snapshots") {
-        let manual: ManualRequest = from_value(payload, "manual request")?;
+    if payload.has("snapshots") {
+        let manual: ManualRequest = payload.typed("manual request")?;
         if manual.snapshots.is_empty() {
             return Err(Error::InvalidEvent(
                 "\"snapshots\" is empty: name at least one snapshot".to_string(),
@@ -128,28 +123,15 @@ pub fn parse(payload: &Value) -> Result<Request, Error> {
             snapshots,
         });
     }
-    let fields: Vec<&str> = object.keys().map(String::as_str).collect();
-    Err(Error::InvalidEvent(format!(
-        "unrecognised event with fields {fields:?}; accepted: {ACCEPTED}"
-    )))
-}
-
-fn from_value<T: serde::de::DeserializeOwned>(payload: &Value, what: &str) -> Result<T, Error> {
-    T::deserialize(payload).map_err(|e| Error::InvalidEvent(format!("malformed {what}: {e}")))
+    Err(payload.unrecognised())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
-    use std::path::PathBuf;
 
-    fn sample(name: &str) -> Value {
-        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../../events")
-            .join(name);
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-    }
+    use lifeboat::lambda::payload::sample_event as sample;
 
     #[test]
     fn rds_snapshot_events_name_their_snapshot() {

@@ -8,18 +8,22 @@
 
 pub mod event;
 
-use std::collections::BTreeMap;
-
 use chrono::Utc;
 use futures_util::{stream, StreamExt};
 use lambda_runtime::LambdaEvent;
-use lifeboat::catalog::{self, Catalog, CopyRecord, Record, RecordKind};
-use lifeboat::copy_plan::{self, CopyAction, CopyLimits, CopySettings, PlannedCopy, RegionState};
-use lifeboat::model::Snapshot;
-use lifeboat::outcome::{Entry, Outcome, Summary, Trigger};
-use lifeboat::publisher::{Event, Publisher};
-use lifeboat::rds::{self, CopyResult};
-use lifeboat::{invocation, tags, Context, Error};
+use lifeboat::aws::catalog::Catalog;
+use lifeboat::aws::publisher::Announcement;
+use lifeboat::aws::rds::{self, CopyResult};
+use lifeboat::domain::copy_plan::{
+    self, CopyAction, CopyLimits, CopySettings, PlannedCopy, RegionState,
+};
+use lifeboat::domain::model::Snapshot;
+use lifeboat::domain::outcome::{Entry, Outcome, Summary};
+use lifeboat::domain::record::{self, CopyRecord, Record, RecordKind};
+use lifeboat::domain::tags;
+use lifeboat::domain::trigger::Trigger;
+use lifeboat::lambda::invocation;
+use lifeboat::{Context, Error};
 use serde_json::{json, Value};
 
 use crate::event::Request;
@@ -28,13 +32,13 @@ pub const FUNCTION: &str = "copy";
 
 /// The settings this function reads; a deployment must set each.
 pub const SETTINGS: &[&str] = &[
-    lifeboat::config::CATALOG_BUCKET,
-    lifeboat::config::CATALOG_PREFIX,
-    lifeboat::config::EVENT_BUS,
-    lifeboat::config::DR_REGIONS,
-    lifeboat::config::DR_KMS_KEYS,
-    lifeboat::config::MAX_INFLIGHT_COPIES,
-    lifeboat::config::DR_OPTION_GROUPS,
+    lifeboat::lambda::config::CATALOG_BUCKET,
+    lifeboat::lambda::config::CATALOG_PREFIX,
+    lifeboat::lambda::config::EVENT_BUS,
+    lifeboat::lambda::config::DR_REGIONS,
+    lifeboat::lambda::config::DR_KMS_KEYS,
+    lifeboat::lambda::config::MAX_INFLIGHT_COPIES,
+    lifeboat::lambda::config::DR_OPTION_GROUPS,
 ];
 
 /// Checks at cold start what this function cannot run without.
@@ -103,8 +107,8 @@ pub async fn run(ctx: &Context, request: Request) -> Result<Summary, Error> {
         limits: Some(CopyLimits::new(ctx.config.max_inflight_copies)),
     };
     let plan = copy_plan::plan(&sources, &reachable, &settings);
-    let catalog = Catalog::new(ctx);
-    let results: Vec<(Entry, Option<Event>)> = stream::iter(plan)
+    let catalog = ctx.catalog();
+    let results: Vec<(Entry, Option<Announcement>)> = stream::iter(plan)
         .map(|planned| carry_out(ctx, &catalog, &trigger, planned))
         .buffer_unordered(ctx.config.concurrency)
         .collect()
@@ -119,7 +123,7 @@ pub async fn run(ctx: &Context, request: Request) -> Result<Summary, Error> {
     if sources.is_empty() && summary.outcomes.is_empty() {
         summary = summary.with_message("no available Lifeboat snapshot to copy");
     }
-    summary.errors = Publisher::new(ctx).publish(&events).await;
+    summary.errors = ctx.publisher().publish(&events).await;
     Ok(summary)
 }
 
@@ -139,7 +143,7 @@ async fn resolve(ctx: &Context, names: &[String]) -> Result<(Vec<Snapshot>, Vec<
             Entry::new(name.as_str(), Outcome::Skipped { reason }).snapshot(name.as_str())
         };
         let (id, kind) = if name.starts_with("arn:") {
-            match rds::parse_snapshot_arn(name) {
+            match lifeboat::domain::identifier::parse_snapshot_arn(name) {
                 Some((region, _, _)) if region != ctx.config.region => {
                     outcomes.push(skipped(format!(
                         "the snapshot is in {region}, not in this function's source region {}",
@@ -224,14 +228,14 @@ async fn carry_out(
     catalog: &Catalog,
     trigger: &Trigger,
     planned: PlannedCopy<'_>,
-) -> (Entry, Option<Event>) {
+) -> (Entry, Option<Announcement>) {
     let PlannedCopy {
         snapshot,
         region,
         action,
     } = planned;
     let failed = |error: String| {
-        let event = Event {
+        let event = Announcement {
             detail_type: "Snapshot Copy Failed",
             resources: vec![snapshot.arn.clone()],
             detail: json!({
@@ -260,14 +264,7 @@ async fn carry_out(
         } => (kms_key_id, option_group),
     };
 
-    let tags: Vec<(String, String)> = snapshot
-        .tags
-        .iter()
-        .filter(|(k, _)| !tags::is_reserved(k))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect::<BTreeMap<_, _>>()
-        .into_iter()
-        .collect();
+    let tags: Vec<(String, String)> = tags::passable(&snapshot.tags).into_iter().collect();
     let rds = ctx.clients.rds_in(&region);
     let result = rds::copy_snapshot(
         &rds,
@@ -309,7 +306,7 @@ async fn carry_out(
             recovery_point_time: recovery_point,
         },
     );
-    let key = catalog::copy_key(
+    let key = record::copy_key(
         catalog.prefix(),
         &region,
         snapshot.source_db(),
@@ -324,7 +321,7 @@ async fn carry_out(
     if outcome == Outcome::Exists {
         return (entry(snapshot, &region, outcome), None);
     }
-    let event = Event {
+    let event = Announcement {
         detail_type: "Snapshot Copy Started",
         resources: vec![snapshot.arn.clone(), copy_arn.clone()],
         detail: json!({

@@ -9,12 +9,7 @@ use lambda_runtime::service_fn;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    lifeboat::telemetry::init();
-    let ctx = lifeboat::Context::from_env()
-        .await
-        .and_then(|ctx| lifeboat_copy::check(&ctx).map(|()| ctx))
-        .inspect_err(|e| {
-            tracing::error!(error = %e, error_type = e.kind(), "start-up failed");
-        })?;
+    lifeboat::lambda::telemetry::init();
+    let ctx = lifeboat::Context::start(lifeboat_copy::check).await?;
     lambda_runtime::run(service_fn(|event| lifeboat_copy::handle(&ctx, event))).await
 }

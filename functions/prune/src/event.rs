@@ -2,7 +2,8 @@
 
 use aws_lambda_events::cloudwatch_events::CloudWatchEvent;
 use chrono::{DateTime, Utc};
-use lifeboat::outcome::{Trigger, TriggerKind};
+use lifeboat::domain::trigger::{Trigger, TriggerKind};
+use lifeboat::lambda::payload::Payload;
 use lifeboat::Error;
 use serde::Deserialize;
 use serde_json::Value;
@@ -28,11 +29,7 @@ struct ManualRequest {
 }
 
 pub fn parse(payload: &Value, now: DateTime<Utc>) -> Result<Request, Error> {
-    let Some(object) = payload.as_object() else {
-        return Err(Error::InvalidEvent(format!(
-            "expected a JSON object; accepted: {ACCEPTED}"
-        )));
-    };
+    let payload = Payload::new(payload, ACCEPTED)?;
     let schedule = |event_id, now| Request {
         trigger: Trigger {
             event_id,
@@ -41,32 +38,25 @@ pub fn parse(payload: &Value, now: DateTime<Utc>) -> Result<Request, Error> {
         now,
         dry_run: false,
     };
-    if object.is_empty() {
+    if payload.is_empty() {
         return Ok(schedule(None, now));
     }
-    if let Some(detail_type) = object.get("detail-type") {
+    if let Some(detail_type) = payload.detail_type() {
         if detail_type.as_str() != Some(SCHEDULED_EVENT) {
-            return Err(Error::InvalidEvent(format!(
-                "unsupported detail-type {detail_type}; accepted: {ACCEPTED}"
-            )));
+            return Err(payload.unsupported_detail_type(detail_type));
         }
-        let event: CloudWatchEvent<Value> = CloudWatchEvent::deserialize(payload)
-            .map_err(|e| Error::InvalidEvent(format!("malformed {SCHEDULED_EVENT}: {e}")))?;
+        let event: CloudWatchEvent<Value> = payload.typed(SCHEDULED_EVENT)?;
         return Ok(schedule(event.id, event.time));
     }
-    if object.contains_key("dry_run") {
-        let manual = ManualRequest::deserialize(payload)
-            .map_err(|e| Error::InvalidEvent(format!("malformed manual request: {e}")))?;
+    if payload.has("dry_run") {
+        let manual: ManualRequest = payload.typed("manual request")?;
         return Ok(Request {
             trigger: Trigger::new(TriggerKind::Manual),
             now,
             dry_run: manual.dry_run,
         });
     }
-    let fields: Vec<&str> = object.keys().map(String::as_str).collect();
-    Err(Error::InvalidEvent(format!(
-        "unrecognised event with fields {fields:?}; accepted: {ACCEPTED}"
-    )))
+    Err(payload.unrecognised())
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! the source region and in every DR region.
 //!
 //! Only snapshots tagged `lifeboat:managed=true` are considered. Per DB and
-//! per region, the policy in `lifeboat::retention` decides; it never deletes
+//! per region, the policy in `lifeboat::domain::retention` decides; it never deletes
 //! the newest available snapshot or one still being created or copied.
 
 pub mod event;
@@ -12,12 +12,16 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, SubsecRound, Utc};
 use futures_util::{stream, StreamExt};
 use lambda_runtime::LambdaEvent;
-use lifeboat::catalog::{self, Catalog, DeletionRecord, Record, RecordKind};
-use lifeboat::model::{DatabaseKind, Snapshot};
-use lifeboat::outcome::{Entry, Outcome, Summary, Trigger};
-use lifeboat::publisher::{Event, Publisher};
-use lifeboat::retention::{self, Policy};
-use lifeboat::{invocation, rds, Context, Error};
+use lifeboat::aws::catalog::Catalog;
+use lifeboat::aws::publisher::Announcement;
+use lifeboat::aws::rds;
+use lifeboat::domain::model::{DatabaseKind, Snapshot};
+use lifeboat::domain::outcome::{Entry, Outcome, Summary};
+use lifeboat::domain::record::{self, DeletionRecord, Record, RecordKind};
+use lifeboat::domain::retention::{self, Policy};
+use lifeboat::domain::trigger::Trigger;
+use lifeboat::lambda::invocation;
+use lifeboat::{Context, Error};
 use serde_json::{json, Value};
 
 use crate::event::Request;
@@ -26,13 +30,13 @@ pub const FUNCTION: &str = "prune";
 
 /// The settings this function reads; a deployment must set each.
 pub const SETTINGS: &[&str] = &[
-    lifeboat::config::CATALOG_BUCKET,
-    lifeboat::config::CATALOG_PREFIX,
-    lifeboat::config::EVENT_BUS,
-    lifeboat::config::DR_REGIONS,
-    lifeboat::config::RETENTION,
-    lifeboat::config::DR_RETENTION,
-    lifeboat::config::DRY_RUN,
+    lifeboat::lambda::config::CATALOG_BUCKET,
+    lifeboat::lambda::config::CATALOG_PREFIX,
+    lifeboat::lambda::config::EVENT_BUS,
+    lifeboat::lambda::config::DR_REGIONS,
+    lifeboat::lambda::config::RETENTION,
+    lifeboat::lambda::config::DR_RETENTION,
+    lifeboat::lambda::config::DRY_RUN,
 ];
 
 /// Checks at cold start what this function cannot run without.
@@ -97,8 +101,8 @@ pub async fn run(ctx: &Context, request: Request) -> Result<Summary, Error> {
         }
     }
 
-    let catalog = Catalog::new(ctx);
-    let results: Vec<(Entry, Event)> = stream::iter(doomed.iter())
+    let catalog = ctx.catalog();
+    let results: Vec<(Entry, Announcement)> = stream::iter(doomed.iter())
         .map(|d| delete(ctx, &catalog, &request.trigger, d))
         .buffer_unordered(ctx.config.concurrency)
         .collect()
@@ -119,7 +123,7 @@ pub async fn run(ctx: &Context, request: Request) -> Result<Summary, Error> {
     summary.errors = errors;
     summary
         .errors
-        .extend(Publisher::new(ctx).publish(&events).await);
+        .extend(ctx.publisher().publish(&events).await);
     Ok(summary)
 }
 
@@ -132,7 +136,7 @@ async fn decide_region(
     let policy = *ctx
         .config
         .retention_for(region)
-        .ok_or(Error::MissingSetting(lifeboat::config::RETENTION))?;
+        .ok_or(Error::MissingSetting(lifeboat::lambda::config::RETENTION))?;
     let rds = ctx.clients.rds_in(region);
     let snapshots = rds::describe_manual_snapshots(&rds).await?;
     let mut groups: BTreeMap<(DatabaseKind, String), Vec<Snapshot>> = BTreeMap::new();
@@ -155,10 +159,10 @@ async fn decide_region(
             policy,
             keep: Some("no recovery point or creation time to age it by".to_string()),
         }));
-        let candidates: Vec<retention::Snapshot> = timed
+        let candidates: Vec<retention::RecoveryPoint> = timed
             .iter()
             .filter_map(|s| {
-                Some(retention::Snapshot {
+                Some(retention::RecoveryPoint {
                     id: s.id.clone(),
                     time: s.recovery_point()?,
                     available: s.is_available(),
@@ -198,7 +202,7 @@ async fn delete(
     catalog: &Catalog,
     trigger: &Trigger,
     d: &Decision,
-) -> (Entry, Event) {
+) -> (Entry, Announcement) {
     let s = &d.snapshot;
     let reason = format!("kept by no rule of the retention policy {}", d.policy);
     let detail = |error: Option<String>| {
@@ -216,7 +220,7 @@ async fn delete(
     };
     let rds = ctx.clients.rds_in(&d.region);
     if let Err(e) = rds::delete_snapshot(&rds, s).await {
-        let event = Event {
+        let event = Announcement {
             detail_type: "Snapshot Deletion Failed",
             resources: vec![s.arn.clone()],
             detail: detail(Some(e.to_string())),
@@ -236,14 +240,14 @@ async fn delete(
             reason: reason.clone(),
         },
     );
-    let key = catalog::deletion_key(
+    let key = record::deletion_key(
         catalog.prefix(),
         &d.region,
         s.source_db(),
         s.recovery_point(),
         &s.id,
     );
-    let event = Event {
+    let event = Announcement {
         detail_type: "Snapshot Deleted",
         resources: vec![s.arn.clone()],
         detail: detail(None),

@@ -2,11 +2,12 @@
 //! Both are typed by hand at the worst moment, so unknown fields and invalid
 //! identifiers are refused by name.
 
-use lifeboat::config::is_region_name;
-use lifeboat::identifier;
-use lifeboat::model::DatabaseKind;
-use lifeboat::rds::parse_snapshot_arn;
-use lifeboat::restore_plan::Overrides;
+use lifeboat::domain::identifier;
+use lifeboat::domain::identifier::parse_snapshot_arn;
+use lifeboat::domain::model::DatabaseKind;
+use lifeboat::domain::restore_plan::Overrides;
+use lifeboat::lambda::config::is_region_name;
+use lifeboat::lambda::payload::Payload;
 use lifeboat::Error;
 use serde::Deserialize;
 use serde_json::Value;
@@ -77,11 +78,7 @@ const ACCEPTED: &str =
 
 pub fn parse(payload: &Value) -> Result<Request, Error> {
     let invalid = |m: String| Error::InvalidEvent(m);
-    let Some(object) = payload.as_object() else {
-        return Err(invalid(format!(
-            "expected a JSON object; accepted: {ACCEPTED}"
-        )));
-    };
+    let object = Payload::new(payload, ACCEPTED)?.object;
     match object.get("action").map(|a| a.as_str()) {
         None | Some(Some("restore")) => {
             let r = RestoreJson::deserialize(payload).map_err(|e| {

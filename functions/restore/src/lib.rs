@@ -9,52 +9,61 @@
 //! restore runs to completion without anyone watching.
 
 pub mod event;
+pub mod report;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, SubsecRound, Utc};
 use lambda_runtime::LambdaEvent;
-use lifeboat::catalog::{
-    self, Catalog, Record, RecordKind, RestoreAvailableRecord, RestoreRecord, SnapshotRecord,
-    Written,
+use lifeboat::aws::catalog::{Catalog, Written};
+use lifeboat::aws::publisher::Announcement;
+use lifeboat::aws::rds::{self, restore};
+use lifeboat::domain::model::{is_default_group, DatabaseConfig, DatabaseKind, Snapshot};
+use lifeboat::domain::record::{
+    self, Record, RecordKind, RestoreAvailableRecord, RestoreRecord, SnapshotRecord,
 };
-use lifeboat::model::{DatabaseConfig, DatabaseKind, Snapshot};
-use lifeboat::publisher::{Event, Publisher};
-use lifeboat::restore_plan::{self, Plan, Refusal, Source};
-use lifeboat::{rds, restore, Context, Error};
+use lifeboat::domain::restore_plan::{self, Plan, Refusal, Source};
+use lifeboat::domain::tags;
+use lifeboat::lambda::invocation;
+use lifeboat::{Context, Error};
 use serde_json::{json, Value};
-use tracing::Instrument;
 
 use crate::event::{Request, RestoreRequest, SnapshotChoice};
+use crate::report::{Report, RestoreReport, StatusReport};
 
 pub const FUNCTION: &str = "restore";
 
 /// The settings this function reads; a deployment must set each.
 pub const SETTINGS: &[&str] = &[
-    lifeboat::config::CATALOG_BUCKET,
-    lifeboat::config::CATALOG_PREFIX,
-    lifeboat::config::EVENT_BUS,
-    lifeboat::config::DR_REGIONS,
-    lifeboat::config::DRY_RUN,
+    lifeboat::lambda::config::CATALOG_BUCKET,
+    lifeboat::lambda::config::CATALOG_PREFIX,
+    lifeboat::lambda::config::EVENT_BUS,
+    lifeboat::lambda::config::DR_REGIONS,
+    lifeboat::lambda::config::DRY_RUN,
 ];
 
-pub async fn handle(ctx: &Context, event: LambdaEvent<Value>) -> Result<Value, Error> {
-    let span = tracing::info_span!("invocation", request_id = %event.context.request_id);
-    async {
-        let now = Utc::now().trunc_subsecs(0);
-        let result = match event::parse(&event.payload)? {
-            Request::Restore(request) => start(ctx, &request, now).await,
-            Request::Status { region, target } => {
-                status(ctx, region.as_deref(), &target, now).await
+/// Checks at cold start what this function cannot run without. It needs
+/// nothing beyond what `Config` validates for every function (the catalog
+/// bucket; the region to restore in comes with each request).
+pub fn check(_ctx: &Context) -> Result<(), Error> {
+    Ok(())
+}
+
+/// The Lambda handler: parse, then start a restore or report on one.
+pub async fn handle(ctx: &Context, event: LambdaEvent<Value>) -> Result<Report, Error> {
+    let now = Utc::now().trunc_subsecs(0);
+    // The restore's future is boxed: it is deep (resolve, plan, execute,
+    // record), and inline it overflows rustc's layout query depth.
+    invocation::handle(event, event::parse, |request| async move {
+        Ok(match request {
+            Request::Restore(request) => {
+                Report::Restore(Box::new(Box::pin(start(ctx, &request, now)).await?))
             }
-        };
-        match &result {
-            Ok(report) => tracing::info!(report = %report, "done"),
-            Err(e) => tracing::error!(error = %e, error_type = e.kind(), "refused or failed"),
-        }
-        result
-    }
-    .instrument(span)
+            Request::Status { region, target } => Report::Status(Box::new(
+                status(ctx, region.as_deref(), &target, now).await?,
+            )),
+        })
+    })
     .await
 }
 
@@ -73,18 +82,14 @@ fn region<'a>(ctx: &'a Context, asked: Option<&'a str>) -> Result<&'a str, Error
         })
 }
 
-fn rds_for(ctx: &Context, region: &str) -> aws_sdk_rds::Client {
-    ctx.clients.rds_in(region)
-}
-
 /// The catalog's snapshot records of `database` taken in `source_region`:
 /// snapshot identifier -> record key. One listing (a page per 1,000).
 async fn record_keys(
     catalog: &Catalog,
     source_region: &str,
     database: &str,
-) -> Result<std::collections::HashMap<String, String>, Error> {
-    let prefix = catalog::snapshot_prefix(catalog.prefix(), source_region, database);
+) -> Result<HashMap<String, String>, Error> {
+    let prefix = record::snapshot_prefix(catalog.prefix(), source_region, database);
     Ok(catalog
         .list(&prefix, usize::MAX)
         .await?
@@ -140,10 +145,8 @@ async fn resolve(
             });
             // RDS says what exists; the catalog says what it was. One
             // listing per source region the candidates came from.
-            let mut keys: std::collections::HashMap<
-                String,
-                std::collections::HashMap<String, String>,
-            > = std::collections::HashMap::new();
+            let mut keys: std::collections::HashMap<String, HashMap<String, String>> =
+                std::collections::HashMap::new();
             for snapshot in candidates {
                 let Some(source_region) = snapshot.source_region() else {
                     continue;
@@ -193,10 +196,10 @@ async fn resolve(
             if !snapshot.is_managed() || snapshot.source_db() != database.as_str() {
                 return Err(refused(format!(
                     "snapshot {id} is not a Lifeboat snapshot of {database} (its tags say {}={})",
-                    lifeboat::tags::SOURCE_DB,
+                    tags::SOURCE_DB,
                     snapshot
                         .tags
-                        .get(lifeboat::tags::SOURCE_DB)
+                        .get(tags::SOURCE_DB)
                         .map_or("nothing", String::as_str)
                 )));
             }
@@ -211,10 +214,7 @@ async fn resolve(
 /// The regional names a plan may use, to check which exist.
 fn names_to_check(config: &DatabaseConfig, request: &RestoreRequest) -> [Vec<String>; 4] {
     let o = &request.overrides;
-    let non_default = |n: &Option<String>| {
-        n.clone()
-            .filter(|n| !n.starts_with("default.") && !n.starts_with("default:"))
-    };
+    let non_default = |n: &Option<String>| n.clone().filter(|n| !is_default_group(n));
     let mut parameter_groups = BTreeSet::new();
     let (subnet, cluster_pg, option_group) = match config {
         DatabaseConfig::Instance(c) => {
@@ -249,36 +249,58 @@ fn names_to_check(config: &DatabaseConfig, request: &RestoreRequest) -> [Vec<Str
     ]
 }
 
-fn age(now: DateTime<Utc>, then: Option<DateTime<Utc>>) -> (Option<i64>, String) {
-    let Some(then) = then else {
-        return (None, "unknown".to_string());
-    };
-    let seconds = (now - then).num_seconds().max(0);
-    let (d, h, m) = (
-        seconds / 86_400,
-        seconds % 86_400 / 3_600,
-        seconds % 3_600 / 60,
-    );
-    let text = if d > 0 {
-        format!("{d}d {h}h {m}m")
-    } else {
-        format!("{h}h {m}m")
-    };
-    (Some(seconds), text)
-}
-
-/// Plans the restore and, unless it is a dry run, starts it.
+/// Plans the restore and, unless it is a dry run, starts it: resolve the
+/// snapshot, plan from its record, guard against anything unsafe, execute,
+/// record.
 pub async fn start(
     ctx: &Context,
     request: &RestoreRequest,
     now: DateTime<Utc>,
-) -> Result<Value, Error> {
+) -> Result<RestoreReport, Error> {
     let dry_run = request.dry_run || ctx.config.dry_run;
     let region = region(ctx, request.region.as_deref())?;
-    let rds = rds_for(ctx, region);
-    let catalog = Catalog::new(ctx);
+    let rds = ctx.clients.rds_in(region);
+    let catalog = ctx.catalog();
+
     let (snapshot, record) = resolve(&catalog, &rds, request, region).await?;
-    let captured = &record.body;
+    let plan = plan(&rds, request, region, &snapshot, &record.body).await?;
+    let taken = taken(&rds, &plan).await?;
+    let mut report = RestoreReport::planned(request, region, dry_run, &snapshot, &plan, taken, now);
+    tracing::info!(
+        snapshot_id = %snapshot.id,
+        age = %report.snapshot.age,
+        "chose snapshot {} (recovery point {} ago)",
+        snapshot.id,
+        report.snapshot.age
+    );
+    if dry_run {
+        return Ok(report);
+    }
+    guard(region, &report.target_taken, &plan)?;
+    execute(ctx, &rds, &plan, request, region, &snapshot).await?;
+    record_started(
+        ctx,
+        &catalog,
+        &plan,
+        request,
+        region,
+        &snapshot,
+        now,
+        &mut report,
+    )
+    .await;
+    Ok(report)
+}
+
+/// The exact calls, from the configuration the snapshot's record captured
+/// and what exists in the region.
+async fn plan(
+    rds: &aws_sdk_rds::Client,
+    request: &RestoreRequest,
+    region: &str,
+    snapshot: &Snapshot,
+    captured: &SnapshotRecord,
+) -> Result<Plan, Error> {
     if captured.database_kind != snapshot.kind {
         return Err(refused(format!(
             "the catalog says {} is a {}, but snapshot {} is a {} snapshot",
@@ -288,9 +310,8 @@ pub async fn start(
             snapshot.kind.as_str()
         )));
     }
-
     let [subnets, pgs, cpgs, ogs] = names_to_check(&captured.config, request);
-    let facts = restore::region_facts(&rds, &subnets, &pgs, &cpgs, &ogs).await?;
+    let facts = restore::region_facts(rds, &subnets, &pgs, &cpgs, &ogs).await?;
     let source = Source {
         kind: snapshot.kind,
         snapshot_id: &snapshot.id,
@@ -299,16 +320,21 @@ pub async fn start(
         config: &captured.config,
         same_region: region == captured.source_region,
     };
-    let plan = restore_plan::plan(&source, &request.target, &request.overrides, &facts).map_err(|r| match r {
-        Refusal::PublicAccess => refused("overrides.publicly_accessible: Lifeboat never makes a restored DB publicly accessible"),
-        Refusal::KindMismatch => refused("the snapshot record's configuration does not match its kind"),
-    })?;
+    restore_plan::plan(&source, &request.target, &request.overrides, &facts).map_err(|r| match r {
+        Refusal::PublicAccess => refused(
+            "overrides.publicly_accessible: Lifeboat never makes a restored DB publicly accessible",
+        ),
+        Refusal::KindMismatch => {
+            refused("the snapshot record's configuration does not match its kind")
+        }
+    })
+}
 
-    // Never touch an existing DB: every identifier the restore would create
-    // must be free.
+/// Every identifier the restore would create that a DB already has.
+async fn taken(rds: &aws_sdk_rds::Client, plan: &Plan) -> Result<Vec<String>, Error> {
     let mut taken = Vec::new();
     for (kind, id) in plan.identifiers() {
-        if restore::db_exists(&rds, kind, id).await? {
+        if restore::db_exists(rds, kind, id).await? {
             taken.push(format!(
                 "DB {} {id}",
                 if kind == DatabaseKind::Cluster {
@@ -319,39 +345,11 @@ pub async fn start(
             ));
         }
     }
+    Ok(taken)
+}
 
-    let (age_seconds, age_text) = age(now, snapshot.recovery_point());
-    let mut report = json!({
-        "function": FUNCTION,
-        "action": "restore",
-        "dry_run": dry_run,
-        "database": request.database,
-        "database_kind": snapshot.kind,
-        "region": region,
-        "target": request.target,
-        "snapshot": {
-            "id": snapshot.id,
-            "arn": snapshot.arn,
-            "recovery_point_time": snapshot.recovery_point(),
-            "age_seconds": age_seconds,
-            "age": age_text,
-        },
-        "plan": plan.calls,
-        "missing": plan.missing,
-        "target_taken": taken,
-        "requested_at": now,
-    });
-    tracing::info!(
-        snapshot_id = %snapshot.id,
-        age = %age_text,
-        "chose snapshot {} (recovery point {} ago)",
-        snapshot.id,
-        age_text
-    );
-    if dry_run {
-        report["status"] = json!("dry run: nothing created");
-        return Ok(report);
-    }
+/// Never touch an existing DB; never guess what the region lacks.
+fn guard(region: &str, taken: &[String], plan: &Plan) -> Result<(), Error> {
     if !taken.is_empty() {
         return Err(refused(format!(
             "{} already exist(s) in {region}; Lifeboat never touches an existing DB: choose another target",
@@ -359,25 +357,51 @@ pub async fn start(
         )));
     }
     if !plan.missing.is_empty() {
-        return Err(refused(missing_message(region, &plan)));
+        return Err(refused(missing_message(region, plan)));
     }
+    Ok(())
+}
 
-    let publisher = Publisher::new(ctx);
-    if let Err(e) = restore::execute(&rds, &plan).await {
-        let problems = publisher
-            .publish(&[Event {
-                detail_type: "Restore Failed",
-                resources: vec![snapshot.arn.clone()],
-                detail: json!({"database": request.database, "region": region, "target": request.target,
-                               "snapshot_id": snapshot.id, "error": e.to_string()}),
-            }])
-            .await;
-        for p in problems {
-            tracing::error!(error = %p, "event not published");
-        }
-        return Err(e);
+/// Carries the plan out; a failure is announced and returned.
+async fn execute(
+    ctx: &Context,
+    rds: &aws_sdk_rds::Client,
+    plan: &Plan,
+    request: &RestoreRequest,
+    region: &str,
+    snapshot: &Snapshot,
+) -> Result<(), Error> {
+    let Err(e) = restore::execute(rds, plan).await else {
+        return Ok(());
+    };
+    let problems = ctx
+        .publisher()
+        .publish(&[Announcement {
+            detail_type: "Restore Failed",
+            resources: vec![snapshot.arn.clone()],
+            detail: json!({"database": request.database, "region": region, "target": request.target,
+                           "snapshot_id": snapshot.id, "error": e.to_string()}),
+        }])
+        .await;
+    for p in problems {
+        tracing::error!(error = %p, "event not published");
     }
+    Err(e)
+}
 
+/// The `restore` record and the `Restore Started` event. The restore is
+/// under way whatever happens here, so problems go into the report.
+#[allow(clippy::too_many_arguments)]
+async fn record_started(
+    ctx: &Context,
+    catalog: &Catalog,
+    plan: &Plan,
+    request: &RestoreRequest,
+    region: &str,
+    snapshot: &Snapshot,
+    requested_at: DateTime<Utc>,
+    report: &mut RestoreReport,
+) {
     let started_at = Utc::now().trunc_subsecs(0);
     let restore_record = Record::new(
         RecordKind::Restore,
@@ -391,20 +415,25 @@ pub async fn start(
             region: region.to_string(),
             target: request.target.clone(),
             plan: serde_json::to_value(&plan.calls).unwrap_or_default(),
-            requested_at: now,
+            requested_at,
             started_at,
         },
     );
-    let key = catalog::restore_key(catalog.prefix(), region, &request.target, now, "started");
-    let mut errors = Vec::new();
+    let key = record::restore_key(
+        catalog.prefix(),
+        region,
+        &request.target,
+        requested_at,
+        "started",
+    );
     if let Err(e) = catalog.put_new(&key, &restore_record).await {
-        errors.push(format!(
+        report.errors.push(format!(
             "the restore started but its catalog record was not written: {e}"
         ));
     }
-    errors.extend(
-        publisher
-            .publish(&[Event {
+    report.errors.extend(
+        ctx.publisher()
+            .publish(&[Announcement {
                 detail_type: "Restore Started",
                 resources: vec![snapshot.arn.clone()],
                 detail: json!({"database": request.database, "database_kind": snapshot.kind, "region": region,
@@ -413,13 +442,9 @@ pub async fn start(
             }])
             .await,
     );
-    report["status"] = json!("started");
-    report["started_at"] = json!(started_at);
-    report["catalog_key"] = json!(key);
-    if !errors.is_empty() {
-        report["errors"] = json!(errors);
-    }
-    Ok(report)
+    report.status = "started";
+    report.started_at = Some(started_at);
+    report.catalog_key = Some(key);
 }
 
 fn missing_message(region: &str, plan: &Plan) -> String {
@@ -450,41 +475,34 @@ pub async fn status(
     region: Option<&str>,
     target: &str,
     now: DateTime<Utc>,
-) -> Result<Value, Error> {
+) -> Result<StatusReport, Error> {
     let region = self::region(ctx, region)?;
-    let rds = rds_for(ctx, region);
+    let rds = ctx.clients.rds_in(region);
     let progress = restore::progress(&rds, target)
         .await?
         .ok_or_else(|| refused(format!("no DB instance or DB cluster {target} in {region}")))?;
-    let catalog = Catalog::new(ctx);
-    let prefix = catalog::restore_prefix(catalog.prefix(), region, target);
+    let catalog = ctx.catalog();
+    let prefix = record::restore_prefix(catalog.prefix(), region, target);
     let started_key = catalog
         .list(&prefix, 2)
         .await?
         .into_iter()
         .find(|k| k.ends_with("-started.json"));
 
-    let mut report = json!({
-        "function": FUNCTION,
-        "action": "status",
-        "region": region,
-        "target": target,
-        "database_kind": progress.database_kind,
-        "status": progress.status,
-        "instances": progress.instances,
-        "available": progress.available,
-    });
+    let mut report = StatusReport::of(region, target, progress);
     let Some(started_key) = started_key else {
-        report["note"] = json!("no Lifeboat restore record for this target: progress only");
+        report.note = Some("no Lifeboat restore record for this target: progress only");
         return Ok(report);
     };
-    let started: Record<RestoreRecord> = catalog.get(&started_key).await?;
-    let started = started.body;
-    report["database"] = json!(started.database);
-    report["snapshot_id"] = json!(started.snapshot_id);
-    report["requested_at"] = json!(started.requested_at);
-    if !progress.available {
-        report["elapsed_seconds"] = json!((now - started.requested_at).num_seconds());
+    let started = catalog
+        .get::<Record<RestoreRecord>>(&started_key)
+        .await?
+        .body;
+    report.database = Some(started.database.clone());
+    report.snapshot_id = Some(started.snapshot_id.clone());
+    report.requested_at = Some(started.requested_at);
+    if !report.available {
+        report.elapsed_seconds = Some((now - started.requested_at).num_seconds());
         return Ok(report);
     }
 
@@ -501,7 +519,7 @@ pub async fn status(
             recovery_time_seconds: (now - started.requested_at).num_seconds(),
         },
     );
-    let key = catalog::restore_key(
+    let key = record::restore_key(
         catalog.prefix(),
         region,
         target,
@@ -510,8 +528,9 @@ pub async fn status(
     );
     let recorded = match catalog.put_new(&key, &available).await? {
         Written::New => {
-            let problems = Publisher::new(ctx)
-                .publish(&[Event {
+            report.errors = ctx
+                .publisher()
+                .publish(&[Announcement {
                     detail_type: "Restore Completed",
                     resources: vec![],
                     detail: json!({"database": started.database, "region": region, "target": target,
@@ -519,9 +538,6 @@ pub async fn status(
                                    "recovery_time_seconds": available.body.recovery_time_seconds}),
                 }])
                 .await;
-            if !problems.is_empty() {
-                report["errors"] = json!(problems);
-            }
             available.body
         }
         // Reported before: the first measurement stands.
@@ -532,7 +548,7 @@ pub async fn status(
                 .body
         }
     };
-    report["available_at"] = json!(recorded.available_at);
-    report["recovery_time_seconds"] = json!(recorded.recovery_time_seconds);
+    report.available_at = Some(recorded.available_at);
+    report.recovery_time_seconds = Some(recorded.recovery_time_seconds);
     Ok(report)
 }

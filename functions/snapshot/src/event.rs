@@ -9,10 +9,11 @@ use aws_lambda_events::cloudwatch_alarms::{
 };
 use aws_lambda_events::cloudwatch_events::CloudWatchEvent;
 use chrono::{DateTime, Utc};
-use lifeboat::identifier;
-use lifeboat::model::DatabaseKind;
-use lifeboat::outcome::{Trigger, TriggerKind};
-use lifeboat::selection::{DbRef, Scope};
+use lifeboat::domain::identifier;
+use lifeboat::domain::model::DatabaseKind;
+use lifeboat::domain::selection::{DbRef, Scope};
+use lifeboat::domain::trigger::{Trigger, TriggerKind};
+use lifeboat::lambda::payload::Payload;
 use lifeboat::Error;
 use serde::Deserialize;
 use serde_json::Value;
@@ -48,46 +49,36 @@ struct ManualRequest {
 type AlarmDetail = CloudWatchAlarmData<Value, Value>;
 
 pub fn parse(payload: &Value, now: DateTime<Utc>) -> Result<Request, Error> {
-    let Some(object) = payload.as_object() else {
-        return Err(invalid(format!(
-            "expected a JSON object, got {}; accepted: {ACCEPTED}",
-            kind_of(payload)
-        )));
-    };
-    if object.is_empty() {
+    let payload = Payload::new(payload, ACCEPTED)?;
+    if payload.is_empty() {
         return Ok(scheduled(None, now));
     }
-    if let Some(detail_type) = object.get("detail-type") {
+    if let Some(detail_type) = payload.detail_type() {
         return match detail_type.as_str() {
             Some(SCHEDULED_EVENT) => {
-                let event: CloudWatchEvent<Value> = from_value(payload, SCHEDULED_EVENT)?;
+                let event: CloudWatchEvent<Value> = payload.typed(SCHEDULED_EVENT)?;
                 Ok(scheduled(event.id, event.time))
             }
             Some(ALARM_STATE_CHANGE) => {
-                let event: CloudWatchEvent<AlarmDetail> = from_value(payload, ALARM_STATE_CHANGE)?;
+                let event: CloudWatchEvent<AlarmDetail> = payload.typed(ALARM_STATE_CHANGE)?;
                 let detail = event
                     .detail
                     .ok_or_else(|| invalid(format!("{ALARM_STATE_CHANGE} event has no detail")))?;
                 alarm(event.id, event.time, &detail)
             }
-            _ => Err(invalid(format!(
-                "unsupported detail-type {detail_type}; accepted: {ACCEPTED}"
-            ))),
+            _ => Err(payload.unsupported_detail_type(detail_type)),
         };
     }
-    if object.contains_key("alarmData") {
+    if payload.has("alarmData") {
         let alarm_event: CloudWatchAlarm<Value, Value> =
-            from_value(payload, "CloudWatch alarm action")?;
+            payload.typed("CloudWatch alarm action")?;
         return alarm(None, alarm_event.time, &alarm_event.alarm_data);
     }
-    if object.contains_key("databases") {
-        let manual: ManualRequest = from_value(payload, "manual request")?;
+    if payload.has("databases") {
+        let manual: ManualRequest = payload.typed("manual request")?;
         return manual_request(manual, now);
     }
-    let fields: Vec<&str> = object.keys().map(String::as_str).collect();
-    Err(invalid(format!(
-        "unrecognised event with fields {fields:?}; accepted: {ACCEPTED}"
-    )))
+    Err(payload.unrecognised())
 }
 
 fn scheduled(event_id: Option<String>, time: DateTime<Utc>) -> Request {
@@ -207,37 +198,16 @@ fn manual_request(manual: ManualRequest, now: DateTime<Utc>) -> Result<Request, 
     })
 }
 
-fn from_value<T: serde::de::DeserializeOwned>(payload: &Value, what: &str) -> Result<T, Error> {
-    T::deserialize(payload).map_err(|e| invalid(format!("malformed {what}: {e}")))
-}
-
 fn invalid(message: String) -> Error {
     Error::InvalidEvent(message)
-}
-
-fn kind_of(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use chrono::TimeZone;
-    use std::path::PathBuf;
 
-    fn sample(name: &str) -> Value {
-        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../../events")
-            .join(name);
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-    }
+    use lifeboat::lambda::payload::sample_event as sample;
 
     fn now() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 11, 26, 12, 0, 0).unwrap()

@@ -10,11 +10,15 @@ pub mod event;
 use chrono::{SubsecRound, Utc};
 use futures_util::{stream, StreamExt};
 use lambda_runtime::LambdaEvent;
-use lifeboat::catalog::{self, Catalog, Record, RecordKind, SnapshotRecord};
-use lifeboat::model::Database;
-use lifeboat::outcome::{Entry, Outcome, Summary};
-use lifeboat::publisher::{Event, Publisher};
-use lifeboat::{invocation, naming, rds, selection, tags, Context, Error};
+use lifeboat::aws::catalog::Catalog;
+use lifeboat::aws::publisher::Announcement;
+use lifeboat::aws::rds;
+use lifeboat::domain::model::Database;
+use lifeboat::domain::outcome::{Entry, Outcome, Summary};
+use lifeboat::domain::record::{self, Record, RecordKind, SnapshotRecord};
+use lifeboat::domain::{naming, selection, tags};
+use lifeboat::lambda::invocation;
+use lifeboat::{Context, Error};
 use serde_json::{json, Value};
 
 use crate::event::Request;
@@ -23,11 +27,17 @@ pub const FUNCTION: &str = "snapshot";
 
 /// The settings this function reads; a deployment must set each.
 pub const SETTINGS: &[&str] = &[
-    lifeboat::config::CATALOG_BUCKET,
-    lifeboat::config::CATALOG_PREFIX,
-    lifeboat::config::EVENT_BUS,
-    lifeboat::config::SELECT_TAG,
+    lifeboat::lambda::config::CATALOG_BUCKET,
+    lifeboat::lambda::config::CATALOG_PREFIX,
+    lifeboat::lambda::config::EVENT_BUS,
+    lifeboat::lambda::config::SELECT_TAG,
 ];
+
+/// Checks at cold start what this function cannot run without. It needs
+/// nothing beyond what `Config` validates for every function (the catalog bucket and the selection tag).
+pub fn check(_ctx: &Context) -> Result<(), Error> {
+    Ok(())
+}
 
 /// The Lambda handler: parse, act, summarise.
 pub async fn handle(ctx: &Context, event: LambdaEvent<Value>) -> Result<Summary, Error> {
@@ -48,9 +58,9 @@ pub async fn run(ctx: &Context, request: Request) -> Result<Summary, Error> {
 
     let fleet = rds::describe_fleet(&ctx.clients.rds).await?;
     let selection = selection::select(&fleet, scope, &ctx.config.select_tag);
-    let catalog = Catalog::new(ctx);
+    let catalog = ctx.catalog();
 
-    let results: Vec<(Entry, Event)> = stream::iter(selection.targets)
+    let results: Vec<(Entry, Announcement)> = stream::iter(selection.targets)
         .map(|db| snapshot_one(ctx, &catalog, &request, db))
         .buffer_unordered(ctx.config.concurrency)
         .collect()
@@ -68,7 +78,7 @@ pub async fn run(ctx: &Context, request: Request) -> Result<Summary, Error> {
     }
 
     let mut summary = Summary::new(FUNCTION, Some(request.trigger.clone()), outcomes);
-    summary.errors = Publisher::new(ctx).publish(&events).await;
+    summary.errors = ctx.publisher().publish(&events).await;
     Ok(summary)
 }
 
@@ -79,7 +89,7 @@ async fn snapshot_one(
     catalog: &Catalog,
     request: &Request,
     db: &Database,
-) -> (Entry, Event) {
+) -> (Entry, Announcement) {
     let region = &ctx.config.region;
     let snapshot_id = naming::snapshot_identifier(&db.identifier, request.recovery_point);
     let entry = |outcome| {
@@ -90,7 +100,7 @@ async fn snapshot_one(
     let failed = |error: &Error| {
         (
             entry(Outcome::failed(error)),
-            Event {
+            Announcement {
                 detail_type: "Snapshot Failed",
                 resources: vec![db.arn.clone()],
                 detail: json!({
@@ -134,7 +144,7 @@ async fn snapshot_one(
             config: db.config.clone(),
         },
     );
-    let key = catalog::snapshot_key(
+    let key = record::snapshot_key(
         catalog.prefix(),
         region,
         &db.identifier,
@@ -152,14 +162,14 @@ async fn snapshot_one(
         return failed(&e);
     }
 
-    let outcome = if snapshot.created {
+    let outcome = if snapshot.is_new {
         Outcome::Created
     } else {
         Outcome::Exists
     };
     (
         entry(outcome),
-        Event {
+        Announcement {
             detail_type: "Snapshot Started",
             resources: vec![db.arn.clone(), snapshot.arn.clone()],
             detail: json!({

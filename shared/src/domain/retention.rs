@@ -183,9 +183,10 @@ pub enum PolicyError {
     KeepsNothing,
 }
 
-/// A snapshot as the policy sees it.
+/// A snapshot as the policy sees it: its recovery point and whether it is
+/// available.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Snapshot {
+pub struct RecoveryPoint {
     pub id: String,
     /// The recovery point time: what a restore brings back, so what the
     /// periods are about (a copy made today of last week's snapshot belongs
@@ -298,11 +299,11 @@ impl Period {
 /// broken by id and the result never depends on the order AWS lists them.
 /// Deletion is by id, so an id listed twice gets every reason either entry
 /// has.
-pub fn decide(policy: &Policy, snapshots: &[Snapshot], now: DateTime<Utc>) -> Vec<Verdict> {
+pub fn decide(policy: &Policy, snapshots: &[RecoveryPoint], now: DateTime<Utc>) -> Vec<Verdict> {
     // Indexed like `snapshots`: every index below comes from enumerating it.
     let mut keep: Vec<Vec<Reason>> = vec![Vec::new(); snapshots.len()];
 
-    let mut available: Vec<(usize, &Snapshot)> = snapshots
+    let mut available: Vec<(usize, &RecoveryPoint)> = snapshots
         .iter()
         .enumerate()
         .filter(|(_, s)| s.available)
@@ -388,16 +389,16 @@ mod tests {
         NaiveDate::from_ymd_opt(y, mo, d).unwrap()
     }
 
-    fn snap(id: &str, time: DateTime<Utc>) -> Snapshot {
-        Snapshot {
+    fn snap(id: &str, time: DateTime<Utc>) -> RecoveryPoint {
+        RecoveryPoint {
             id: id.to_string(),
             time,
             available: true,
         }
     }
 
-    fn pending(id: &str, time: DateTime<Utc>) -> Snapshot {
-        Snapshot {
+    fn pending(id: &str, time: DateTime<Utc>) -> RecoveryPoint {
+        RecoveryPoint {
             available: false,
             ..snap(id, time)
         }
@@ -1027,7 +1028,7 @@ mod tests {
     fn a_year_of_daily_snapshots() {
         let now = at(2026, 12, 15, 12, 0, 0);
         let first = at(2025, 12, 16, 4, 0, 0);
-        let snapshots: Vec<Snapshot> = (0..365)
+        let snapshots: Vec<RecoveryPoint> = (0..365)
             .map(|n| {
                 let time = first + TimeDelta::days(n);
                 snap(&time.format("%Y-%m-%d").to_string(), time)
@@ -1110,9 +1111,13 @@ mod tests {
 
     /// The rules written out one snapshot at a time, as directly as the
     /// policy text reads, with none of `decide`'s sorting or period numbers.
-    fn reference(policy: &Policy, snapshots: &[Snapshot], now: DateTime<Utc>) -> Vec<Vec<Reason>> {
-        let judged = |s: &Snapshot| s.available && s.time <= now;
-        let newer = |a: &Snapshot, b: &Snapshot| (a.time, &a.id) > (b.time, &b.id);
+    fn reference(
+        policy: &Policy,
+        snapshots: &[RecoveryPoint],
+        now: DateTime<Utc>,
+    ) -> Vec<Vec<Reason>> {
+        let judged = |s: &RecoveryPoint| s.available && s.time <= now;
+        let newer = |a: &RecoveryPoint, b: &RecoveryPoint| (a.time, &a.id) > (b.time, &b.id);
         let monday = |d: NaiveDate| d - TimeDelta::days(d.weekday().num_days_from_monday().into());
         let months = |d: NaiveDate| i64::from(d.year()) * 12 + i64::from(d.month());
         let today = now.date_naive();
@@ -1123,7 +1128,7 @@ mod tests {
                 let mut reasons = Vec::new();
                 if judged(s) {
                     let day = s.time.date_naive();
-                    let newer_judged: Vec<&Snapshot> = snapshots
+                    let newer_judged: Vec<&RecoveryPoint> = snapshots
                         .iter()
                         .filter(|o| judged(o) && newer(o, s))
                         .collect();
@@ -1203,7 +1208,7 @@ mod tests {
     /// Snapshots up to 800 days before `now` and a few days after it, often
     /// on the edges of a day and often sharing a time, with unique ids whose
     /// order is unrelated to the times.
-    fn any_group() -> impl Strategy<Value = (DateTime<Utc>, Vec<Snapshot>)> {
+    fn any_group() -> impl Strategy<Value = (DateTime<Utc>, Vec<RecoveryPoint>)> {
         let second_of_day = prop_oneof![4 => 0u32..86_400, 1 => Just(0u32), 1 => Just(86_399u32)];
         let entry = (
             -3i64..800,
@@ -1218,7 +1223,7 @@ mod tests {
                 .into_iter()
                 .enumerate()
                 .map(
-                    |(n, (days_ago, second, pending, available_odds, tag))| Snapshot {
+                    |(n, (days_ago, second, pending, available_odds, tag))| RecoveryPoint {
                         id: format!("{tag:05}-{n}"),
                         time: midnight - TimeDelta::days(days_ago)
                             + TimeDelta::seconds(second.into()),
@@ -1268,7 +1273,7 @@ mod tests {
         #[test]
         fn deciding_again_on_what_was_kept_keeps_all_of_it(policy in any_policy(), (now, snapshots) in any_group()) {
             let verdicts = decide(&policy, &snapshots, now);
-            let survivors: Vec<Snapshot> = snapshots
+            let survivors: Vec<RecoveryPoint> = snapshots
                 .iter()
                 .zip(&verdicts)
                 .filter(|(_, v)| v.is_kept())

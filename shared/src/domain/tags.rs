@@ -5,7 +5,7 @@ use std::fmt;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
-use crate::outcome::TriggerKind;
+use crate::domain::trigger::TriggerKind;
 
 pub const MANAGED: &str = "lifeboat:managed";
 pub const SOURCE_DB: &str = "lifeboat:source-db";
@@ -71,6 +71,14 @@ pub fn snapshot_tags(
 /// explicitly (they are set by AWS itself), so they are never copied along.
 pub fn is_reserved(key: &str) -> bool {
     key.len() >= 4 && key[..4].eq_ignore_ascii_case("aws:")
+}
+
+/// `tags` without the reserved ones: what may be passed to RDS explicitly.
+pub fn passable(tags: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    tags.iter()
+        .filter(|(k, _)| !is_reserved(k))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
 }
 
 /// Whether a snapshot's tags say Lifeboat manages it.

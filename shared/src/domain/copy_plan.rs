@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::model::{DatabaseKind, Snapshot};
+use crate::domain::model::{is_default_group, DatabaseKind, Snapshot};
 
 pub const RDS_MAX_DB_SNAPSHOT_COPIES: u32 = 20;
 pub const RDS_MAX_DB_CLUSTER_SNAPSHOT_COPIES: u32 = 5;
@@ -190,8 +190,7 @@ fn requirements(
         None
     };
     let option_group = match &snapshot.option_group {
-        // A default option group exists in every region under the same name.
-        Some(group) if !group.starts_with("default:") => {
+        Some(group) if !is_default_group(group) => {
             let target = settings
                 .option_groups
                 .and_then(|groups| groups.get(&(region.to_string(), group.clone())));
@@ -211,6 +210,18 @@ fn requirements(
     Ok((kms_key_id, option_group))
 }
 
+/// RDS answers both "too many copies in progress" and "too many manual
+/// snapshots" with `SnapshotQuotaExceeded`; only the message tells them
+/// apart ("Cannot copy more than 5 snapshots across regions" versus "Cannot
+/// create more than 100 manual snapshots").
+pub fn is_copy_limit_message(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    m.contains("copy")
+        || m.contains("copies")
+        || m.contains("in progress")
+        || m.contains("concurrent")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -228,7 +239,7 @@ mod tests {
             kms_key_id: None,
             option_group: None,
             tags: BTreeMap::new(),
-            created: Some(Utc.with_ymd_and_hms(2026, 11, 24, hour, 0, 0).unwrap()),
+            created_at: Some(Utc.with_ymd_and_hms(2026, 11, 24, hour, 0, 0).unwrap()),
             copied_from: None,
         }
     }
@@ -453,5 +464,21 @@ mod tests {
             .filter(|p| matches!(p.action, CopyAction::Start { .. }))
             .count();
         assert_eq!(started, 5);
+    }
+
+    #[test]
+    fn the_two_snapshot_quota_messages_are_told_apart() {
+        assert!(is_copy_limit_message(
+            "Cannot copy more than 5 snapshots across regions"
+        ));
+        assert!(is_copy_limit_message(
+            "Too many snapshot copies in progress"
+        ));
+        assert!(!is_copy_limit_message(
+            "Cannot create more than 100 manual snapshots"
+        ));
+        assert!(!is_copy_limit_message(
+            "The request cannot be processed because it would exceed the maximum number of snapshots."
+        ));
     }
 }

@@ -4,6 +4,7 @@
 //! start with a letter, never end with a hyphen or hold two in a row. RDS
 //! stores them lower-case and compares them case-insensitively.
 
+use crate::domain::model::DatabaseKind;
 use crate::error::Error;
 
 /// The longest DB instance, DB cluster or DB cluster snapshot identifier.
@@ -37,6 +38,19 @@ pub fn validate(what: &str, value: &str) -> Result<String, Error> {
     }
 }
 
+/// The parts of a snapshot ARN: (region, kind, identifier), or `None` if
+/// `arn` is not an RDS snapshot ARN.
+pub fn parse_snapshot_arn(arn: &str) -> Option<(&str, DatabaseKind, &str)> {
+    let parts: Vec<&str> = arn.splitn(7, ':').collect();
+    match parts.as_slice() {
+        ["arn", _, "rds", region, _, "snapshot", id] => Some((region, DatabaseKind::Instance, id)),
+        ["arn", _, "rds", region, _, "cluster-snapshot", id] => {
+            Some((region, DatabaseKind::Cluster, id))
+        }
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -61,5 +75,28 @@ mod tests {
             assert!(err.contains("database"), "{err}");
         }
         assert!(validate("database", &"a".repeat(64)).is_err());
+    }
+
+    #[test]
+    fn snapshot_arns_are_taken_apart() {
+        assert_eq!(
+            parse_snapshot_arn(
+                "arn:aws:rds:us-east-1:123456789012:snapshot:lifeboat-orders-20261124-0400"
+            ),
+            Some((
+                "us-east-1",
+                DatabaseKind::Instance,
+                "lifeboat-orders-20261124-0400"
+            ))
+        );
+        assert_eq!(
+            parse_snapshot_arn("arn:aws-us-gov:rds:us-gov-west-1:123456789012:cluster-snapshot:x"),
+            Some(("us-gov-west-1", DatabaseKind::Cluster, "x"))
+        );
+        assert_eq!(
+            parse_snapshot_arn("arn:aws:rds:us-east-1:123456789012:db:orders"),
+            None
+        );
+        assert_eq!(parse_snapshot_arn("lifeboat-orders"), None);
     }
 }

@@ -7,7 +7,6 @@ use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use futures_util::{stream, StreamExt};
 use serde_json::Value;
 
-use crate::context::Context;
 use crate::error::Error;
 
 pub const SOURCE: &str = "lifeboat";
@@ -16,9 +15,9 @@ const BATCH: usize = 10;
 /// after another would cost seconds of latency.
 const BATCHES_IN_FLIGHT: usize = 8;
 
-/// One event: a detail-type such as `Snapshot Started` and its JSON detail.
+/// One event Lifeboat puts on the bus: a detail-type such as `Snapshot Started` and its JSON detail.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Event {
+pub struct Announcement {
     pub detail_type: &'static str,
     pub resources: Vec<String>,
     pub detail: Value,
@@ -31,17 +30,17 @@ pub struct Publisher {
 }
 
 impl Publisher {
-    pub fn new(ctx: &Context) -> Self {
+    pub fn new(events: aws_sdk_eventbridge::Client, bus: impl Into<String>) -> Self {
         Publisher {
-            events: ctx.clients.events.clone(),
-            bus: ctx.config.event_bus.clone(),
+            events,
+            bus: bus.into(),
         }
     }
 
     /// Sends every event, in batches. Returns one error line per batch or
     /// entry that EventBridge refused; the caller reports them (an event
     /// that did not go out is not a reason to stop the rest).
-    pub async fn publish(&self, events: &[Event]) -> Vec<String> {
+    pub async fn publish(&self, events: &[Announcement]) -> Vec<String> {
         stream::iter(events.chunks(BATCH))
             .map(|batch| self.publish_batch(batch))
             .buffer_unordered(BATCHES_IN_FLIGHT)
@@ -52,7 +51,7 @@ impl Publisher {
             .collect()
     }
 
-    async fn publish_batch(&self, batch: &[Event]) -> Vec<String> {
+    async fn publish_batch(&self, batch: &[Announcement]) -> Vec<String> {
         let entries: Vec<PutEventsRequestEntry> = batch
             .iter()
             .map(|e| {

@@ -1,4 +1,6 @@
 //! Logging: JSON lines, no colours, no timestamps (CloudWatch adds them).
+//! Each line logged during an invocation carries the invocation's span, so
+//! its `request_id` (set by `invocation`), whichever module logged it.
 
 use tracing::Level;
 
@@ -16,7 +18,7 @@ pub fn init() {
         .with_ansi(false)
         .without_time()
         .with_target(false)
-        .with_current_span(false)
+        .with_current_span(true)
         .with_span_list(false)
         .with_max_level(level)
         .init();

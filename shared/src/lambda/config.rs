@@ -6,9 +6,10 @@
 
 use std::collections::BTreeMap;
 
+use crate::domain::copy_plan::RDS_MAX_DB_SNAPSHOT_COPIES;
+use crate::domain::retention::Policy;
+use crate::domain::tags::TagFilter;
 use crate::error::Error;
-use crate::retention::Policy;
-use crate::tags::TagFilter;
 
 pub const CATALOG_BUCKET: &str = "LIFEBOAT_CATALOG_BUCKET";
 pub const CATALOG_PREFIX: &str = "LIFEBOAT_CATALOG_PREFIX";
@@ -138,12 +139,12 @@ impl Config {
         };
         let max_inflight_copies = match get(MAX_INFLIGHT_COPIES).filter(|v| !v.is_empty()) {
             Some(text) => match text.parse::<u32>() {
-                Ok(n) if (1..=20).contains(&n) => Some(n),
+                Ok(n) if (1..=RDS_MAX_DB_SNAPSHOT_COPIES).contains(&n) => Some(n),
                 _ => {
                     return Err(malformed(
                         MAX_INFLIGHT_COPIES,
                         &text,
-                        "expected a whole number from 1 to 20 (RDS allows at most 20)",
+                        &format!("expected a whole number from 1 to {RDS_MAX_DB_SNAPSHOT_COPIES} (RDS allows at most {RDS_MAX_DB_SNAPSHOT_COPIES})"),
                     ))
                 }
             },

@@ -13,8 +13,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{ClusterConfig, DatabaseConfig, DatabaseKind, InstanceConfig};
-use crate::tags;
+use crate::domain::model::{
+    is_default_group, ClusterConfig, DatabaseConfig, DatabaseKind, InstanceConfig,
+};
+use crate::domain::tags;
 
 /// What the person restoring may change. Anything not given is as captured.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
@@ -250,23 +252,13 @@ pub enum Refusal {
     KindMismatch,
 }
 
-/// Default groups exist in every region under the same name; RDS picks the
-/// right one for the engine when none is named.
-fn is_default_group(name: &str) -> bool {
-    name.starts_with("default.") || name.starts_with("default:")
-}
-
 /// The tags the restored DB carries: the DB's own (never `aws:` ones), plus
 /// where it came from.
 fn restored_tags(
     captured: &BTreeMap<String, String>,
     snapshot_id: &str,
 ) -> BTreeMap<String, String> {
-    let mut tags: BTreeMap<String, String> = captured
-        .iter()
-        .filter(|(k, _)| !tags::is_reserved(k))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
+    let mut tags = tags::passable(captured);
     tags.insert(tags::RESTORED_FROM.to_string(), snapshot_id.to_string());
     tags
 }
@@ -557,7 +549,7 @@ fn cluster(
 /// `<target>-<n>`, cut so it stays a valid 63-character identifier.
 pub fn member_identifier(target: &str, n: usize) -> String {
     let suffix = format!("-{n}");
-    let keep = crate::identifier::MAX_LEN - suffix.len();
+    let keep = crate::domain::identifier::MAX_LEN - suffix.len();
     let head = if target.len() > keep {
         target[..keep].trim_end_matches('-')
     } else {
@@ -569,7 +561,7 @@ pub fn member_identifier(target: &str, n: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::ClusterMember;
+    use crate::domain::model::ClusterMember;
 
     fn instance_config() -> InstanceConfig {
         InstanceConfig {
@@ -818,6 +810,6 @@ mod tests {
         let long = format!("{}-b", "a".repeat(60));
         let id = member_identifier(&long, 2);
         assert_eq!(id.len(), 62);
-        crate::identifier::validate("member", &id).unwrap();
+        crate::domain::identifier::validate("member", &id).unwrap();
     }
 }

@@ -1,8 +1,5 @@
-//! The S3 catalog: one immutable JSON record per thing that happened.
-//!
-//! Records are written with `If-None-Match: *`, so a record is never
-//! rewritten: a redelivered event finds its record already there and moves
-//! on, and the bucket can run with versioning and Object Lock.
+//! The catalog's records: one immutable JSON object per thing that happened,
+//! its fields (the contract users read) and where it lives.
 //!
 //! Key layout (under `LIFEBOAT_CATALOG_PREFIX`):
 //!
@@ -19,14 +16,11 @@
 //! first: "the latest snapshot of orders" is one `ListObjectsV2` call with
 //! `max-keys=1`.
 
-use aws_sdk_s3::primitives::ByteStream;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::context::Context;
-use crate::error::Error;
-use crate::model::{DatabaseConfig, DatabaseKind};
-use crate::outcome::Trigger;
+use crate::domain::model::{DatabaseConfig, DatabaseKind};
+use crate::domain::trigger::Trigger;
 
 pub const SCHEMA: &str = "lifeboat/v1";
 
@@ -213,116 +207,6 @@ pub fn snapshot_key(
 /// first.
 pub fn snapshot_prefix(prefix: &str, source_region: &str, database: &str) -> String {
     format!("{prefix}snapshots/{source_region}/{database}/")
-}
-
-/// Whether a write made a new record or found one already there.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Written {
-    New,
-    AlreadyRecorded,
-}
-
-#[derive(Debug, Clone)]
-pub struct Catalog {
-    s3: aws_sdk_s3::Client,
-    bucket: String,
-    prefix: String,
-}
-
-impl Catalog {
-    pub fn new(ctx: &Context) -> Self {
-        Catalog {
-            s3: ctx.clients.s3.clone(),
-            bucket: ctx.config.catalog_bucket.clone(),
-            prefix: ctx.config.catalog_prefix.clone(),
-        }
-    }
-
-    pub fn prefix(&self) -> &str {
-        &self.prefix
-    }
-
-    pub fn bucket(&self) -> &str {
-        &self.bucket
-    }
-
-    /// The keys under `prefix`, in S3's (ascending) order: for the layouts
-    /// above, newest first. At most `limit` keys.
-    pub async fn list(&self, prefix: &str, limit: usize) -> Result<Vec<String>, Error> {
-        let mut keys = Vec::new();
-        let mut pages = self
-            .s3
-            .list_objects_v2()
-            .bucket(&self.bucket)
-            .prefix(prefix)
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| Error::aws("ListObjectsV2", e))?;
-            for object in page.contents() {
-                if keys.len() >= limit {
-                    return Ok(keys);
-                }
-                keys.extend(object.key().map(str::to_string));
-            }
-        }
-        Ok(keys)
-    }
-
-    /// Reads the record at `key`.
-    pub async fn get<T: serde::de::DeserializeOwned>(&self, key: &str) -> Result<T, Error> {
-        let out = self
-            .s3
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await
-            .map_err(|e| Error::aws("GetObject", e))?;
-        let bytes = out.body.collect().await.map_err(|e| Error::Aws {
-            operation: "GetObject",
-            code: "ReadBody".to_string(),
-            message: e.to_string(),
-        })?;
-        serde_json::from_slice(&bytes.into_bytes()).map_err(|e| Error::Aws {
-            operation: "GetObject",
-            code: "MalformedRecord".to_string(),
-            message: format!("{key}: {e}"),
-        })
-    }
-
-    /// Writes `record` at `key` unless something is there already.
-    pub async fn put_new<T: Serialize>(&self, key: &str, record: &T) -> Result<Written, Error> {
-        let body = serde_json::to_vec_pretty(record).map_err(|e| Error::Aws {
-            operation: "PutObject",
-            code: "Serialization".to_string(),
-            message: e.to_string(),
-        })?;
-        let sent = self
-            .s3
-            .put_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .content_type("application/json")
-            .if_none_match("*")
-            .body(ByteStream::from(body))
-            .send()
-            .await;
-        match sent {
-            Ok(_) => Ok(Written::New),
-            // 412: an object is there already. 409: a concurrent write of the
-            // same key won the race; either way the record exists.
-            Err(e)
-                if matches!(
-                    e.raw_response().map(|r| r.status().as_u16()),
-                    Some(412 | 409)
-                ) =>
-            {
-                Ok(Written::AlreadyRecorded)
-            }
-            Err(e) => Err(Error::aws("PutObject", e)),
-        }
-    }
 }
 
 #[cfg(test)]

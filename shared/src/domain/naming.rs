@@ -6,7 +6,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::identifier::MAX_LEN;
+use crate::domain::identifier::MAX_LEN;
 
 pub const PREFIX: &str = "lifeboat-";
 /// `-YYYYMMDD-HHMM`
@@ -47,7 +47,7 @@ fn fnv1a(text: &str) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::identifier::validate;
+    use crate::domain::identifier::validate;
     use chrono::TimeZone;
 
     fn at(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> DateTime<Utc> {

@@ -4,9 +4,9 @@
 //! snapshot covers it (RDS refuses a DB snapshot of a member instance), so a
 //! request naming one is turned into a request for its cluster.
 
-use crate::model::{Database, DatabaseKind, Fleet};
-use crate::outcome::{Entry, Outcome};
-use crate::tags::TagFilter;
+use crate::domain::model::{Database, DatabaseKind, Fleet};
+use crate::domain::outcome::{Entry, Outcome};
+use crate::domain::tags::TagFilter;
 
 /// What the triggering event asked for.
 #[derive(Debug, Clone, PartialEq)]
@@ -137,7 +137,7 @@ fn snapshot_blocked_by(status: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{ClusterConfig, DatabaseConfig, InstanceConfig};
+    use crate::domain::model::{ClusterConfig, DatabaseConfig, InstanceConfig};
     use std::collections::BTreeMap;
 
     fn db(id: &str, kind: DatabaseKind, tagged: bool, member_of: Option<&str>) -> Database {

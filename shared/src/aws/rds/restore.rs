@@ -1,58 +1,39 @@
 //! The RDS adapter for restores: what exists in a region, carrying out a
 //! plan (rolling back what it created if it fails half-way), and progress.
 
-use std::collections::BTreeMap;
-
-use aws_sdk_rds::types::{ServerlessV2ScalingConfiguration, Tag};
+use aws_sdk_rds::types::ServerlessV2ScalingConfiguration;
 use aws_sdk_rds::Client;
 use serde::Serialize;
 
-use crate::error::Error;
-use crate::model::DatabaseKind;
-use crate::restore_plan::{
+use super::{sdk_tags, unless};
+use crate::domain::model::DatabaseKind;
+use crate::domain::restore_plan::{
     Calls, CreateClusterInstance, Plan, RegionFacts, RestoreDbCluster, RestoreDbInstance,
 };
-
-fn sdk_tags(tags: &BTreeMap<String, String>) -> Vec<Tag> {
-    tags.iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect()
-}
+use crate::error::Error;
 
 /// Whether a DB instance or DB cluster named `id` exists in the region.
 pub async fn db_exists(rds: &Client, kind: DatabaseKind, id: &str) -> Result<bool, Error> {
-    match kind {
-        DatabaseKind::Instance => match rds
-            .describe_db_instances()
-            .db_instance_identifier(id)
-            .send()
-            .await
-        {
-            Ok(out) => Ok(!out.db_instances().is_empty()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_db_instance_not_found_fault()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(Error::aws("DescribeDBInstances", e)),
-        },
-        DatabaseKind::Cluster => match rds
-            .describe_db_clusters()
-            .db_cluster_identifier(id)
-            .send()
-            .await
-        {
-            Ok(out) => Ok(!out.db_clusters().is_empty()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_db_cluster_not_found_fault()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(Error::aws("DescribeDBClusters", e)),
-        },
-    }
+    Ok(match kind {
+        DatabaseKind::Instance => unless(
+            "DescribeDBInstances",
+            rds.describe_db_instances()
+                .db_instance_identifier(id)
+                .send()
+                .await,
+            |e| e.is_db_instance_not_found_fault(),
+        )?
+        .is_some_and(|out| !out.db_instances().is_empty()),
+        DatabaseKind::Cluster => unless(
+            "DescribeDBClusters",
+            rds.describe_db_clusters()
+                .db_cluster_identifier(id)
+                .send()
+                .await,
+            |e| e.is_db_cluster_not_found_fault(),
+        )?
+        .is_some_and(|out| !out.db_clusters().is_empty()),
+    })
 }
 
 /// Which of the named groups exist in the region: one describe per name.
@@ -65,67 +46,59 @@ pub async fn region_facts(
 ) -> Result<RegionFacts, Error> {
     let mut facts = RegionFacts::default();
     for name in subnet_groups {
-        match rds
+        let sent = rds
             .describe_db_subnet_groups()
             .db_subnet_group_name(name)
             .send()
-            .await
+            .await;
+        if unless("DescribeDBSubnetGroups", sent, |e| {
+            e.is_db_subnet_group_not_found_fault()
+        })?
+        .is_some()
         {
-            Ok(_) => {
-                facts.subnet_groups.insert(name.clone());
-            }
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_db_subnet_group_not_found_fault()) => {}
-            Err(e) => return Err(Error::aws("DescribeDBSubnetGroups", e)),
+            facts.subnet_groups.insert(name.clone());
         }
     }
     for name in parameter_groups {
-        match rds
+        let sent = rds
             .describe_db_parameter_groups()
             .db_parameter_group_name(name)
             .send()
-            .await
+            .await;
+        if unless("DescribeDBParameterGroups", sent, |e| {
+            e.is_db_parameter_group_not_found_fault()
+        })?
+        .is_some()
         {
-            Ok(_) => {
-                facts.parameter_groups.insert(name.clone());
-            }
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_db_parameter_group_not_found_fault()) => {}
-            Err(e) => return Err(Error::aws("DescribeDBParameterGroups", e)),
+            facts.parameter_groups.insert(name.clone());
         }
     }
     for name in cluster_parameter_groups {
-        match rds
+        let sent = rds
             .describe_db_cluster_parameter_groups()
             .db_cluster_parameter_group_name(name)
             .send()
-            .await
+            .await;
+        if unless("DescribeDBClusterParameterGroups", sent, |e| {
+            e.is_db_parameter_group_not_found_fault()
+        })?
+        .is_some()
         {
-            Ok(_) => {
-                facts.cluster_parameter_groups.insert(name.clone());
-            }
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_db_parameter_group_not_found_fault()) => {}
-            Err(e) => return Err(Error::aws("DescribeDBClusterParameterGroups", e)),
+            facts.cluster_parameter_groups.insert(name.clone());
         }
     }
     for name in option_groups {
-        match rds
+        let sent = rds
             .describe_option_groups()
             .option_group_name(name)
             .send()
-            .await
+            .await;
+        if unless("DescribeOptionGroups", sent, |e| {
+            e.is_option_group_not_found_fault()
+        })?
+        .is_some()
         {
-            Ok(_) => {
-                facts.option_groups.insert(name.clone());
-            }
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_option_group_not_found_fault()) => {}
-            Err(e) => return Err(Error::aws("DescribeOptionGroups", e)),
+            facts.option_groups.insert(name.clone());
         }
     }
     Ok(facts)
@@ -310,60 +283,55 @@ pub struct InstanceProgress {
 
 /// The state of `target` in the region, or `None` if there is no such DB.
 pub async fn progress(rds: &Client, target: &str) -> Result<Option<Progress>, Error> {
-    let clusters = match rds
-        .describe_db_clusters()
-        .db_cluster_identifier(target)
-        .send()
-        .await
-    {
-        Ok(out) => out.db_clusters().to_vec(),
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|e| e.is_db_cluster_not_found_fault()) =>
-        {
-            Vec::new()
+    let clusters = unless(
+        "DescribeDBClusters",
+        rds.describe_db_clusters()
+            .db_cluster_identifier(target)
+            .send()
+            .await,
+        |e| e.is_db_cluster_not_found_fault(),
+    )?;
+    if let Some(cluster) = clusters.as_ref().and_then(|out| out.db_clusters().first()) {
+        let status = cluster.status().unwrap_or_default().to_string();
+        let mut instances = Vec::new();
+        for member in cluster.db_cluster_members() {
+            let id = member.db_instance_identifier().unwrap_or_default();
+            let out = rds
+                .describe_db_instances()
+                .db_instance_identifier(id)
+                .send()
+                .await
+                .map_err(|e| Error::aws("DescribeDBInstances", e))?;
+            instances.push(InstanceProgress {
+                instance: id.to_string(),
+                status: out
+                    .db_instances()
+                    .first()
+                    .and_then(|i| i.db_instance_status())
+                    .unwrap_or("unknown")
+                    .to_string(),
+            });
         }
-        Err(e) => return Err(Error::aws("DescribeDBClusters", e)),
-    };
-    {
-        if let Some(cluster) = clusters.first() {
-            let status = cluster.status().unwrap_or_default().to_string();
-            let mut instances = Vec::new();
-            for member in cluster.db_cluster_members() {
-                let id = member.db_instance_identifier().unwrap_or_default();
-                let out = rds
-                    .describe_db_instances()
-                    .db_instance_identifier(id)
-                    .send()
-                    .await
-                    .map_err(|e| Error::aws("DescribeDBInstances", e))?;
-                instances.push(InstanceProgress {
-                    instance: id.to_string(),
-                    status: out
-                        .db_instances()
-                        .first()
-                        .and_then(|i| i.db_instance_status())
-                        .unwrap_or("unknown")
-                        .to_string(),
-                });
-            }
-            let available =
-                status == "available" && instances.iter().all(|i| i.status == "available");
-            return Ok(Some(Progress {
-                database_kind: DatabaseKind::Cluster,
-                status,
-                instances,
-                available,
-            }));
-        }
+        let available = status == "available" && instances.iter().all(|i| i.status == "available");
+        return Ok(Some(Progress {
+            database_kind: DatabaseKind::Cluster,
+            status,
+            instances,
+            available,
+        }));
     }
-    match rds
-        .describe_db_instances()
-        .db_instance_identifier(target)
-        .send()
-        .await
-    {
-        Ok(out) => Ok(out.db_instances().first().map(|i| {
+    let instances = unless(
+        "DescribeDBInstances",
+        rds.describe_db_instances()
+            .db_instance_identifier(target)
+            .send()
+            .await,
+        |e| e.is_db_instance_not_found_fault(),
+    )?;
+    Ok(instances
+        .as_ref()
+        .and_then(|out| out.db_instances().first())
+        .map(|i| {
             let status = i.db_instance_status().unwrap_or_default().to_string();
             Progress {
                 database_kind: DatabaseKind::Instance,
@@ -371,13 +339,5 @@ pub async fn progress(rds: &Client, target: &str) -> Result<Option<Progress>, Er
                 status,
                 instances: Vec::new(),
             }
-        })),
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|e| e.is_db_instance_not_found_fault()) =>
-        {
-            Ok(None)
-        }
-        Err(e) => Err(Error::aws("DescribeDBInstances", e)),
-    }
+        }))
 }

@@ -114,6 +114,14 @@ pub struct ClusterMember {
     pub availability_zone: Option<String>,
 }
 
+/// Default parameter and option groups (`default.postgres16`,
+/// `default:postgres-16`) exist in every region under the same name, and RDS
+/// picks the right one for the engine when none is named; only custom groups
+/// are regional things a restore or copy must find a counterpart for.
+pub fn is_default_group(name: &str) -> bool {
+    name.starts_with("default.") || name.starts_with("default:")
+}
+
 /// Every DB instance and DB cluster in one region.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Fleet {
@@ -143,7 +151,8 @@ pub struct Snapshot {
     /// DB snapshots only: the option group it needs when restored.
     pub option_group: Option<String>,
     pub tags: BTreeMap<String, String>,
-    pub created: Option<DateTime<Utc>>,
+    /// When RDS created it (for a copy: when the copy was made).
+    pub created_at: Option<DateTime<Utc>>,
     /// Set on a copy: where it was copied from (a region or a snapshot ARN).
     pub copied_from: Option<String>,
 }
@@ -154,7 +163,7 @@ impl Snapshot {
     }
 
     pub fn is_managed(&self) -> bool {
-        crate::tags::is_managed(&self.tags)
+        crate::domain::tags::is_managed(&self.tags)
     }
 
     /// A copy that RDS is still making counts against the limit on copies
@@ -167,7 +176,7 @@ impl Snapshot {
     /// The DB it protects: Lifeboat's tag, else what RDS says.
     pub fn source_db(&self) -> &str {
         self.tags
-            .get(crate::tags::SOURCE_DB)
+            .get(crate::domain::tags::SOURCE_DB)
             .map(String::as_str)
             .unwrap_or(&self.database)
     }
@@ -175,7 +184,7 @@ impl Snapshot {
     /// The region the original snapshot was taken in, per Lifeboat's tag.
     pub fn source_region(&self) -> Option<&str> {
         self.tags
-            .get(crate::tags::SOURCE_REGION)
+            .get(crate::domain::tags::SOURCE_REGION)
             .map(String::as_str)
     }
 
@@ -183,9 +192,9 @@ impl Snapshot {
     /// created the snapshot.
     pub fn recovery_point(&self) -> Option<DateTime<Utc>> {
         self.tags
-            .get(crate::tags::CREATED_AT)
+            .get(crate::domain::tags::CREATED_AT)
             .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
             .map(|t| t.with_timezone(&Utc))
-            .or(self.created)
+            .or(self.created_at)
     }
 }

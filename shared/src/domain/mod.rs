@@ -1,0 +1,27 @@
+//! Decisions: pure functions over plain data. Nothing here calls AWS or
+//! reads the clock; `now` is an argument.
+
+/// Which snapshots to copy into which DR region, within RDS's copy limits.
+pub mod copy_plan;
+/// RDS identifier rules, for checking what a person typed.
+pub mod identifier;
+/// DB instances, DB clusters and snapshots as the domain sees them, and the
+/// configuration a restore needs.
+pub mod model;
+/// Snapshot identifiers: `lifeboat-<db>-<YYYYMMDD>-<HHMM>`.
+pub mod naming;
+/// What an invocation did: one outcome per DB or snapshot, and the summary.
+pub mod outcome;
+/// The catalog's records: their fields and their keys in the bucket.
+pub mod record;
+/// The exact RDS calls that rebuild a DB from a snapshot, or why not.
+pub mod restore_plan;
+/// Grandfather-father-son retention: which snapshots a policy keeps.
+pub mod retention;
+/// Which DBs a snapshot run takes, and why it skips the others.
+pub mod selection;
+/// Lifeboat's tags: the selection tag it reads, the tags it writes, and the
+/// rules about tags RDS reserves.
+pub mod tags;
+/// Why an invocation ran (schedule, alarm, manual, RDS event).
+pub mod trigger;
