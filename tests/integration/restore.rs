@@ -55,6 +55,11 @@ async fn invoke(world: &World, payload: Value) -> Result<Value, Error> {
         .map(|report| serde_json::to_value(report).unwrap())
 }
 
+/// Invokes the function, which must succeed.
+async fn succeed(world: &World, payload: Value) -> Value {
+    invoke(world, payload).await.unwrap()
+}
+
 /// DB instance and DB cluster identifiers in the DR region.
 async fn dbs_in_dr(world: &World) -> Vec<String> {
     let rds = world.clients.rds_in(DR);
@@ -79,12 +84,11 @@ async fn dbs_in_dr(world: &World) -> Vec<String> {
 async fn an_instance_is_restored_in_the_dr_region_from_the_latest_copy_as_it_was() {
     let world = copied().await;
 
-    let plan = invoke(
+    let plan = succeed(
         &world,
         json!({"database": "orders", "target": "orders-restored", "dry_run": true}),
     )
-    .await
-    .unwrap();
+    .await;
     assert_eq!(plan["region"], DR, "the first DR region is the default");
     assert_eq!(plan["snapshot"]["id"], "lifeboat-orders-20261124-0400");
     assert!(plan["snapshot"]["age"].as_str().unwrap().contains('d'));
@@ -103,13 +107,8 @@ async fn an_instance_is_restored_in_the_dr_region_from_the_latest_copy_as_it_was
         "{plan:#}"
     );
 
-    let started = invoke(
-        &world,
-        json!({"database": "orders", "snapshot": "latest", "region": DR, "target": "orders-restored",
-               "overrides": {"security_group_ids": ["sg-0dr"]}}),
-    )
-    .await
-    .unwrap();
+    let started = succeed(&world, json!({"database": "orders", "snapshot": "latest", "region": DR, "target": "orders-restored",
+               "overrides": {"security_group_ids": ["sg-0dr"]}})).await;
     assert_eq!(started["status"], "started");
     let rds = world.clients.rds_in(DR);
     let out = rds
@@ -185,12 +184,11 @@ async fn a_cluster_is_restored_with_its_members_classes() {
     // The cluster lived in the "default" subnet group, which the DR region
     // lacks: the dry run says so, and the restore is refused until it is
     // overridden.
-    let plan = invoke(
+    let plan = succeed(
         &world,
         json!({"database": "ledger", "target": "ledger-dr", "dry_run": true}),
     )
-    .await
-    .unwrap();
+    .await;
     assert_eq!(
         plan["missing"][0]["override_field"], "subnet_group",
         "{plan:#}"
@@ -201,12 +199,7 @@ async fn a_cluster_is_restored_with_its_members_classes() {
     assert!(err.to_string().contains("overrides.subnet_group"), "{err}");
     assert!(dbs_in_dr(&world).await.is_empty());
 
-    let started = invoke(
-        &world,
-        json!({"database": "ledger", "target": "ledger-dr", "overrides": {"subnet_group": "dr-subnets"}}),
-    )
-    .await
-    .unwrap();
+    let started = succeed(&world, json!({"database": "ledger", "target": "ledger-dr", "overrides": {"subnet_group": "dr-subnets"}})).await;
     assert_eq!(started["database_kind"], "cluster");
     assert_eq!(
         dbs_in_dr(&world).await,
@@ -248,9 +241,7 @@ async fn a_cluster_is_restored_with_its_members_classes() {
         Some("dr-subnets")
     );
 
-    let status = invoke(&world, json!({"action": "status", "target": "ledger-dr"}))
-        .await
-        .unwrap();
+    let status = succeed(&world, json!({"action": "status", "target": "ledger-dr"})).await;
     assert_eq!(
         status["instances"].as_array().unwrap().len(),
         2,
@@ -295,12 +286,11 @@ async fn overrides_are_applied() {
 async fn bad_requests_are_refused_and_create_nothing() {
     let world = copied().await;
     let sg = json!({"security_group_ids": ["sg-0dr"]});
-    invoke(
+    succeed(
         &world,
         json!({"database": "orders", "target": "orders-restored", "overrides": sg}),
     )
-    .await
-    .unwrap();
+    .await;
     let before = dbs_in_dr(&world).await;
     for (payload, kind, expected) in [
         (
@@ -349,12 +339,7 @@ async fn bad_requests_are_refused_and_create_nothing() {
 #[tokio::test]
 async fn a_failing_cluster_instance_rolls_back_the_cluster() {
     let world = copied().await;
-    let dry = invoke(
-        &world,
-        json!({"database": "ledger", "target": "ledger-rb", "dry_run": true, "overrides": {"subnet_group": "dr-subnets"}}),
-    )
-    .await
-    .unwrap();
+    let dry = succeed(&world, json!({"database": "ledger", "target": "ledger-rb", "dry_run": true, "overrides": {"subnet_group": "dr-subnets"}})).await;
     assert_eq!(
         dry["plan"]["RestoreDBClusterFromSnapshot"]["instances"]
             .as_array()

@@ -10,11 +10,11 @@ fn lambda(payload: Value) -> LambdaEvent<Value> {
     LambdaEvent::new(payload, lambda_runtime::Context::default())
 }
 
-#[tokio::test]
-async fn every_snapshot_sample_event_runs_through_the_runtime_api() {
-    let world = World::new("us-east-1").await;
+/// An instance and an Aurora cluster of one member, both selected; the
+/// instance encrypted with `key` when one is given.
+async fn seed_fleet(world: &World, key: Option<&str>) {
     let rds = &world.clients.rds;
-    seed::instance(rds, "orders", "postgres", &[seed::SELECT]).await;
+    seed::encrypted_instance(rds, "orders", "postgres", &[seed::SELECT], key).await;
     seed::cluster(
         rds,
         "ledger",
@@ -23,6 +23,12 @@ async fn every_snapshot_sample_event_runs_through_the_runtime_api() {
         &[seed::SELECT],
     )
     .await;
+}
+
+#[tokio::test]
+async fn every_snapshot_sample_event_runs_through_the_runtime_api() {
+    let world = World::new("us-east-1").await;
+    seed_fleet(&world, None).await;
 
     let (names, events) = samples_for("snapshot");
     assert!(
@@ -48,22 +54,22 @@ async fn every_snapshot_sample_event_runs_through_the_runtime_api() {
         "{}",
         run.logs
     );
+    // Every line an invocation logs carries its request id.
+    assert!(
+        run.logs
+            .lines()
+            .filter(|l| l.contains("\"outcome\""))
+            .all(|l| l.contains("\"request_id\"")),
+        "{}",
+        run.logs
+    );
 }
 
 #[tokio::test]
 async fn every_copy_sample_event_runs_through_the_runtime_api() {
     let world = World::new("us-east-1").await;
     let key = world.account.kms_key("us-east-1");
-    let rds = &world.clients.rds;
-    seed::encrypted_instance(rds, "orders", "postgres", &[seed::SELECT], Some(&key)).await;
-    seed::cluster(
-        rds,
-        "ledger",
-        "aurora-postgresql",
-        &[("ledger-1", "db.r6g.large")],
-        &[seed::SELECT],
-    )
-    .await;
+    seed_fleet(&world, Some(&key)).await;
     lifeboat_snapshot::handle(
         &world.context(&[]),
         lambda(sample_event("snapshot-scheduled.json")),

@@ -246,34 +246,34 @@ mod tests {
 
     #[test]
     fn an_alarm_names_the_db_in_its_dimensions() {
-        let request = parse(&sample("snapshot-alarm.json"), now()).unwrap();
-        assert_eq!(request.trigger.kind, TriggerKind::Alarm);
-        assert_eq!(
-            request.trigger.alarm_name.as_deref(),
-            Some("lifeboat-orders-cpu")
-        );
-        assert_eq!(
-            request.recovery_point,
-            Utc.with_ymd_and_hms(2026, 11, 24, 4, 17, 0).unwrap()
-        );
-        assert_eq!(
-            request.scope,
-            named(Some(DatabaseKind::Instance), &["orders"])
-        );
-
-        let request = parse(&sample("snapshot-alarm-action.json"), now()).unwrap();
-        assert_eq!(
-            request.trigger.alarm_name.as_deref(),
-            Some("lifeboat-ledger-freeable-memory")
-        );
-        assert_eq!(
-            request.recovery_point,
-            Utc.with_ymd_and_hms(2026, 11, 24, 4, 21, 0).unwrap()
-        );
-        assert_eq!(
-            request.scope,
-            named(Some(DatabaseKind::Cluster), &["ledger"])
-        );
+        // Both shapes AWS delivers: the EventBridge state change and the
+        // payload of an alarm action.
+        let cases = [
+            (
+                "snapshot-alarm.json",
+                "lifeboat-orders-cpu",
+                17,
+                DatabaseKind::Instance,
+                "orders",
+            ),
+            (
+                "snapshot-alarm-action.json",
+                "lifeboat-ledger-freeable-memory",
+                21,
+                DatabaseKind::Cluster,
+                "ledger",
+            ),
+        ];
+        for (sample_name, alarm, minute, kind, db) in cases {
+            let request = parse(&sample(sample_name), now()).unwrap();
+            assert_eq!(request.trigger.kind, TriggerKind::Alarm, "{sample_name}");
+            assert_eq!(request.trigger.alarm_name.as_deref(), Some(alarm));
+            assert_eq!(
+                request.recovery_point,
+                Utc.with_ymd_and_hms(2026, 11, 24, 4, minute, 0).unwrap()
+            );
+            assert_eq!(request.scope, named(Some(kind), &[db]));
+        }
     }
 
     #[test]
