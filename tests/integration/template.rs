@@ -112,7 +112,7 @@ fn every_sample_event_parses_and_is_accepted() {
         let event = lifeboat_tests::sample_event(&file);
         let accepted = match file.split('-').next().unwrap_or_default() {
             "snapshot" => lifeboat_snapshot::event::parse(&event, now).map(|_| ()),
-            "copy" => lifeboat_copy::event::parse(&event).map(|_| ()),
+            "copy" => lifeboat_copy::event::parse(&event, now).map(|_| ()),
             "prune" => lifeboat_prune::event::parse(&event, now).map(|_| ()),
             "restore" => lifeboat_restore::event::parse(&event).map(|_| ()),
             other => {

@@ -1,8 +1,9 @@
 //! The events `lifeboat-copy` accepts, parsed into one `Request`.
 
 use aws_lambda_events::cloudwatch_events::CloudWatchEvent;
+use chrono::{DateTime, Utc};
 use lifeboat::domain::identifier;
-use lifeboat::domain::trigger::{Trigger, TriggerKind};
+use lifeboat::domain::trigger::{self, Trigger, TriggerKind};
 use lifeboat::lambda::payload::Payload;
 use lifeboat::Error;
 use serde::{Deserialize, Serialize};
@@ -52,7 +53,9 @@ struct RdsEventDetail {
     message: Option<String>,
 }
 
-pub fn parse(payload: &Value) -> Result<Request, Error> {
+/// `now` is the clock: an event from more than five minutes ahead of it is
+/// refused.
+pub fn parse(payload: &Value, now: DateTime<Utc>) -> Result<Request, Error> {
     let payload = Payload::new(payload, ACCEPTED)?;
     if payload.is_empty() {
         return Ok(Request::Reconcile {
@@ -63,6 +66,7 @@ pub fn parse(payload: &Value) -> Result<Request, Error> {
         return match detail_type.as_str() {
             Some(SCHEDULED_EVENT) => {
                 let event: CloudWatchEvent<Value> = payload.typed(SCHEDULED_EVENT)?;
+                trigger::event_time(event.time, now)?;
                 Ok(Request::Reconcile {
                     trigger: Trigger {
                         event_id: event.id,
@@ -72,6 +76,7 @@ pub fn parse(payload: &Value) -> Result<Request, Error> {
             }
             Some(kind @ (DB_SNAPSHOT_EVENT | DB_CLUSTER_SNAPSHOT_EVENT)) => {
                 let event: CloudWatchEvent<RdsEventDetail> = payload.typed(kind)?;
+                trigger::event_time(event.time, now)?;
                 let detail = event
                     .detail
                     .ok_or_else(|| Error::InvalidEvent(format!("{kind} has no detail")))?;
@@ -129,14 +134,27 @@ pub fn parse(payload: &Value) -> Result<Request, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::TimeZone;
     use serde_json::json;
 
     use lifeboat::lambda::payload::sample_event as sample;
 
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 26, 12, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn an_event_from_the_future_is_refused() {
+        let mut event = sample("copy-scheduled.json");
+        event["time"] = json!("2026-11-26T12:06:00Z");
+        let err = parse(&event, now()).unwrap_err().to_string();
+        assert!(err.contains("ahead of the clock"), "{err}");
+    }
+
     #[test]
     fn rds_snapshot_events_name_their_snapshot() {
         let Request::Snapshots { trigger, snapshots } =
-            parse(&sample("copy-db-snapshot-created.json")).unwrap()
+            parse(&sample("copy-db-snapshot-created.json"), now()).unwrap()
         else {
             panic!()
         };
@@ -147,7 +165,7 @@ mod tests {
             "{snapshots:?}"
         );
         let Request::Snapshots { snapshots, .. } =
-            parse(&sample("copy-db-cluster-snapshot-created.json")).unwrap()
+            parse(&sample("copy-db-cluster-snapshot-created.json"), now()).unwrap()
         else {
             panic!()
         };
@@ -161,24 +179,28 @@ mod tests {
     fn other_rds_events_do_nothing() {
         let mut event = sample("copy-db-snapshot-created.json");
         event["detail"]["EventID"] = json!("RDS-EVENT-0041");
-        assert!(matches!(parse(&event).unwrap(), Request::Nothing { .. }));
+        assert!(matches!(
+            parse(&event, now()).unwrap(),
+            Request::Nothing { .. }
+        ));
     }
 
     #[test]
     fn schedules_reconcile() {
         assert!(matches!(
-            parse(&json!({})).unwrap(),
+            parse(&json!({}), now()).unwrap(),
             Request::Reconcile { .. }
         ));
         assert!(matches!(
-            parse(&sample("copy-scheduled.json")).unwrap(),
+            parse(&sample("copy-scheduled.json"), now()).unwrap(),
             Request::Reconcile { .. }
         ));
     }
 
     #[test]
     fn manual_requests_are_checked() {
-        let Request::Snapshots { snapshots, .. } = parse(&sample("copy-manual.json")).unwrap()
+        let Request::Snapshots { snapshots, .. } =
+            parse(&sample("copy-manual.json"), now()).unwrap()
         else {
             panic!()
         };
@@ -195,7 +217,7 @@ mod tests {
             ),
             (json!({"snapshot": ["x"]}), "unrecognised event"),
         ] {
-            let err = parse(&payload).unwrap_err().to_string();
+            let err = parse(&payload, now()).unwrap_err().to_string();
             assert!(err.contains(expected), "{payload}: {err}");
         }
     }

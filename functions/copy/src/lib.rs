@@ -47,7 +47,12 @@ pub fn check(ctx: &Context) -> Result<(), Error> {
 }
 
 pub async fn handle(ctx: &Context, event: LambdaEvent<Value>) -> Result<Summary, Error> {
-    invocation::handle(event, event::parse, |request| run(ctx, request)).await
+    invocation::handle(
+        event,
+        |payload| event::parse(payload, Utc::now()),
+        |request| run(ctx, request),
+    )
+    .await
 }
 
 pub async fn run(ctx: &Context, request: Request) -> Result<Summary, Error> {

@@ -2,7 +2,7 @@
 
 use aws_lambda_events::cloudwatch_events::CloudWatchEvent;
 use chrono::{DateTime, Utc};
-use lifeboat::domain::trigger::{Trigger, TriggerKind};
+use lifeboat::domain::trigger::{self, Trigger, TriggerKind};
 use lifeboat::lambda::payload::Payload;
 use lifeboat::Error;
 use serde::Deserialize;
@@ -46,7 +46,10 @@ pub fn parse(payload: &Value, now: DateTime<Utc>) -> Result<Request, Error> {
             return Err(payload.unsupported_detail_type(detail_type));
         }
         let event: CloudWatchEvent<Value> = payload.typed(SCHEDULED_EVENT)?;
-        return Ok(schedule(event.id, event.time));
+        // Prune's "now" is never later than the clock: a schedule that fires
+        // early must not count tomorrow as a day that has begun.
+        let time = trigger::event_time(event.time, now)?.min(now);
+        return Ok(schedule(event.id, time));
     }
     if payload.has("dry_run") {
         let manual: ManualRequest = payload.typed("manual request")?;
@@ -70,16 +73,27 @@ mod tests {
     }
 
     #[test]
+    fn prune_never_counts_from_a_time_after_the_clock() {
+        let mut event = lifeboat::lambda::payload::sample_event("prune-scheduled.json");
+        let clock = Utc.with_ymd_and_hms(2026, 11, 24, 5, 28, 0).unwrap();
+        // Two minutes early by the clock: "now" is the clock.
+        assert_eq!(parse(&event, clock).unwrap().now, clock);
+        event["time"] = json!("2026-11-24T05:34:00Z");
+        let err = parse(&event, clock).unwrap_err().to_string();
+        assert!(err.contains("ahead of the clock"), "{err}");
+    }
+
+    #[test]
     fn a_scheduled_event_prunes_as_of_its_time() {
         let event = json!({
             "version": "0", "id": "x", "detail-type": "Scheduled Event", "source": "aws.events",
-            "account": "123456789012", "time": "2026-12-15T12:00:00Z", "region": "us-east-1",
+            "account": "123456789012", "time": "2026-11-15T12:00:00Z", "region": "us-east-1",
             "resources": [], "detail": {}
         });
         let request = parse(&event, now()).unwrap();
         assert_eq!(
             request.now,
-            Utc.with_ymd_and_hms(2026, 12, 15, 12, 0, 0).unwrap()
+            Utc.with_ymd_and_hms(2026, 11, 15, 12, 0, 0).unwrap()
         );
         assert!(!request.dry_run);
         assert_eq!(request.trigger.event_id.as_deref(), Some("x"));

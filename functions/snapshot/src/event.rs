@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use lifeboat::domain::identifier;
 use lifeboat::domain::model::DatabaseKind;
 use lifeboat::domain::selection::{DbRef, Scope};
-use lifeboat::domain::trigger::{Trigger, TriggerKind};
+use lifeboat::domain::trigger::{self, Trigger, TriggerKind};
 use lifeboat::lambda::payload::Payload;
 use lifeboat::Error;
 use serde::Deserialize;
@@ -57,14 +57,14 @@ pub fn parse(payload: &Value, now: DateTime<Utc>) -> Result<Request, Error> {
         return match detail_type.as_str() {
             Some(SCHEDULED_EVENT) => {
                 let event: CloudWatchEvent<Value> = payload.typed(SCHEDULED_EVENT)?;
-                Ok(scheduled(event.id, event.time))
+                Ok(scheduled(event.id, trigger::event_time(event.time, now)?))
             }
             Some(ALARM_STATE_CHANGE) => {
                 let event: CloudWatchEvent<AlarmDetail> = payload.typed(ALARM_STATE_CHANGE)?;
                 let detail = event
                     .detail
                     .ok_or_else(|| invalid(format!("{ALARM_STATE_CHANGE} event has no detail")))?;
-                alarm(event.id, event.time, &detail)
+                alarm(event.id, trigger::event_time(event.time, now)?, &detail)
             }
             _ => Err(payload.unsupported_detail_type(detail_type)),
         };
@@ -72,7 +72,8 @@ pub fn parse(payload: &Value, now: DateTime<Utc>) -> Result<Request, Error> {
     if payload.has("alarmData") {
         let alarm_event: CloudWatchAlarm<Value, Value> =
             payload.typed("CloudWatch alarm action")?;
-        return alarm(None, alarm_event.time, &alarm_event.alarm_data);
+        let time = trigger::event_time(alarm_event.time, now)?;
+        return alarm(None, time, &alarm_event.alarm_data);
     }
     if payload.has("databases") {
         let manual: ManualRequest = payload.typed("manual request")?;
@@ -242,6 +243,31 @@ mod tests {
         assert_eq!(request.trigger.kind, TriggerKind::Schedule);
         assert_eq!(request.recovery_point, now());
         assert_eq!(request.scope, Some(Scope::Selected));
+    }
+
+    #[test]
+    fn an_event_from_the_future_is_refused() {
+        // A recovery point that has not happened would name a snapshot
+        // wrongly; a few minutes of clock skew are tolerated as they are.
+        for name in [
+            "snapshot-scheduled.json",
+            "snapshot-alarm.json",
+            "snapshot-alarm-action.json",
+        ] {
+            let event = sample(name);
+            let time: DateTime<Utc> = serde_json::from_value::<
+                aws_lambda_events::cloudwatch_events::CloudWatchEvent,
+            >(event.clone())
+            .map(|e| e.time)
+            .unwrap_or_else(|_| Utc.with_ymd_and_hms(2026, 11, 24, 4, 21, 0).unwrap());
+            let skewed = parse(&event, time - chrono::Duration::minutes(4)).unwrap();
+            assert_eq!(skewed.recovery_point, time, "{name}");
+            let err = parse(&event, time - chrono::Duration::minutes(6)).unwrap_err();
+            assert!(
+                err.to_string().contains("ahead of the clock"),
+                "{name}: {err}"
+            );
+        }
     }
 
     #[test]
