@@ -10,10 +10,11 @@ use crate::floor::Fleet;
 /// Calls to moto in flight while seeding.
 const SEED_CONCURRENCY: usize = 16;
 
-/// A seeded account: its fleet and its catalog bucket.
+/// A seeded account: its fleet, its catalog bucket and the DR region's.
 pub struct Seeded {
     pub account: Account,
     pub bucket: String,
+    pub dr_bucket: String,
 }
 
 pub fn instance_id(i: u64) -> String {
@@ -24,12 +25,15 @@ pub fn cluster_id(c: u64) -> String {
     format!("bench-aurora-{c:03}")
 }
 
-/// A new account holding `fleet` and an empty catalog bucket.
-pub async fn seed(fleet: &Fleet, region: &str) -> Seeded {
+/// A new account holding `fleet` and empty catalog buckets in `region`
+/// and `dr_region`.
+pub async fn seed(fleet: &Fleet, region: &str, dr_region: &str) -> Seeded {
     let account = Account::new();
     let clients = Clients::from_sdk_config(account.sdk_config(region));
     let bucket = format!("lifeboat-catalog-{}", account.id);
-    seed::bucket(&clients.s3, &bucket).await;
+    seed::bucket_in(&clients.s3, &bucket, region).await;
+    let dr_bucket = format!("{bucket}-{dr_region}");
+    seed::bucket_in(&clients.s3_in(dr_region), &dr_bucket, dr_region).await;
 
     let rds = &clients.rds;
     let fleet = *fleet;
@@ -45,7 +49,11 @@ pub async fn seed(fleet: &Fleet, region: &str) -> Seeded {
     for c in 0..fleet.clusters {
         cluster(rds, fleet, c).await;
     }
-    Seeded { account, bucket }
+    Seeded {
+        account,
+        bucket,
+        dr_bucket,
+    }
 }
 
 const TEAM: (&str, &str) = ("team", "bench");

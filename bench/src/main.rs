@@ -11,7 +11,6 @@
 
 mod fleet;
 mod floor;
-mod proxy;
 mod rate;
 mod report;
 
@@ -21,12 +20,12 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use chrono::{SubsecRound, Utc};
+use lifeboat_tests::proxy::{self, Proxy};
 use lifeboat_tests::runtime::{run_function, Run};
 use lifeboat_tests::{binaries, moto, Account};
 use serde_json::{json, Value};
 
 use crate::floor::Fleet;
-use crate::proxy::Proxy;
 use crate::rate::Serving;
 use crate::report::{Binary, Machine, Report, RunReport};
 
@@ -277,7 +276,7 @@ async fn snapshot_then_copy(
 ) -> (RunReport, RunReport) {
     let size = fleet.instances;
     let started = Instant::now();
-    let seeded = fleet::seed(fleet, REGION).await;
+    let seeded = fleet::seed(fleet, REGION, &options.dr_region).await;
     let seed_s = started.elapsed().as_secs_f64();
     println!(
         "\nfleet {size} ({} instances, {} clusters), {} ms: seeded in {seed_s:.1} s",
@@ -321,6 +320,10 @@ async fn snapshot_then_copy(
 
     let mut copy_env = env;
     copy_env.push(("LIFEBOAT_DR_REGIONS".into(), options.dr_region.clone()));
+    copy_env.push((
+        "LIFEBOAT_DR_CATALOG_BUCKETS".into(),
+        format!("{}={}", options.dr_region, seeded.dr_bucket),
+    ));
     let copy = invoke(proxy, copy_bin, copy_env, json!({})).await;
     let copy = run_report("copy", fleet, serving, seed_s, copy, floor::copy(fleet));
     (snapshot, copy)

@@ -7,7 +7,7 @@ use futures_util::{stream, StreamExt};
 use lifeboat_tests::Account;
 use serde::Serialize;
 
-use crate::proxy::Proxy;
+use lifeboat_tests::proxy::Proxy;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Serving {

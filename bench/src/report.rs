@@ -7,8 +7,8 @@ use std::fmt::Write;
 use serde::Serialize;
 
 use crate::floor::{Fleet, Minimum};
-use crate::proxy::Tally;
 use crate::rate::Serving;
+use lifeboat_tests::proxy::Tally;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -463,7 +463,7 @@ fn calls_table(runs: &[&RunReport]) -> String {
 mod tests {
     use super::*;
     use crate::floor;
-    use crate::proxy::Call;
+    use lifeboat_tests::proxy::Call;
 
     fn run(latency_ms: u64, describes: u64) -> RunReport {
         let fleet = Fleet::of_size(10);

@@ -360,3 +360,52 @@ async fn an_unknown_snapshot_fails_and_a_bad_request_changes_nothing() {
     assert!(setup.snapshots_in(WEST).await.is_empty());
     assert!(setup.copy_records().await.is_empty());
 }
+
+#[tokio::test]
+async fn the_reconcile_refills_a_dr_catalog_emptied_by_hand() {
+    let setup = snapshotted().await;
+    setup.invoke(json!({})).await.unwrap();
+    let world = &setup.world;
+    world.published();
+    let (west_before, eu_before) = (world.records_in(WEST).await, world.records_in(EU).await);
+    // Three snapshots: a snapshot and a copy record of each in each region.
+    assert_eq!((west_before.len(), eu_before.len()), (6, 6));
+
+    let s3 = world.clients.s3_in(WEST);
+    let bucket = world.catalog_bucket(WEST);
+    for (key, _) in &west_before {
+        s3.delete_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .unwrap();
+    }
+    assert!(world.records_in(WEST).await.is_empty());
+
+    let summary = setup
+        .invoke(sample_event("copy-scheduled.json"))
+        .await
+        .unwrap();
+    assert!(
+        outcomes(&summary).iter().all(|(_, _, o)| o == "exists"),
+        "{summary:#}"
+    );
+    let west_after = world.records_in(WEST).await;
+    let keys = |records: &[(String, Value)]| -> Vec<String> {
+        records.iter().map(|(k, _)| k.clone()).collect()
+    };
+    assert_eq!(keys(&west_after), keys(&west_before));
+    // The snapshot records are the source's, unchanged.
+    let source = world.records_in(SOURCE).await;
+    for (key, record) in west_after.iter().filter(|(_, r)| r["kind"] == "snapshot") {
+        let original = source.iter().find(|(k, _)| k == key).unwrap();
+        assert_eq!(&original.1, record, "{key}");
+    }
+    // The other region's catalog was complete: nothing rewritten there.
+    assert_eq!(world.records_in(EU).await, eu_before);
+    assert!(world
+        .published()
+        .iter()
+        .all(|e| e["detail-type"] != "Snapshot Copy Started"));
+}

@@ -6,6 +6,7 @@
 
 mod copy;
 mod prune;
+mod recovery;
 mod restore;
 mod runtime_api;
 mod snapshot;

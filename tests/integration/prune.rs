@@ -210,15 +210,23 @@ async fn a_year_of_snapshots_is_pruned_to_exactly_what_the_policy_keeps() {
     );
     assert!(kept_reason("lifeboat-orders-20261119-0400", DR).contains("newest available snapshot"));
 
-    let deletions: Vec<Value> = world
-        .records()
-        .await
-        .into_iter()
-        .filter(|(_, r)| r["kind"] == "deletion")
-        .map(|(_, r)| r)
-        .collect();
-    assert_eq!(deletions.len(), 345 + 361);
-    let one = deletions.iter().find(|r| r["region"] == DR).unwrap();
+    // Each deletion is recorded in the catalog of the region it was made in.
+    let deletions_in = |region: &'static str| {
+        let world = &world;
+        async move {
+            world
+                .records_in(region)
+                .await
+                .into_iter()
+                .filter(|(_, r)| r["kind"] == "deletion")
+                .map(|(_, r)| r)
+                .collect::<Vec<Value>>()
+        }
+    };
+    let (in_source, in_dr) = (deletions_in(SOURCE).await, deletions_in(DR).await);
+    assert_eq!((in_source.len(), in_dr.len()), (345, 361));
+    assert!(in_source.iter().all(|r| r["region"] == SOURCE));
+    let one = in_dr.iter().find(|r| r["region"] == DR).unwrap();
     assert_eq!(one["database"], "orders");
     let dr_policy = DR_POLICY
         .parse::<lifeboat::domain::retention::Policy>()

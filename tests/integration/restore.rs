@@ -19,6 +19,11 @@ fn lambda(payload: Value) -> LambdaEvent<Value> {
 /// db.r6g.large writer and a db.r6g.xlarge reader), snapshotted and copied
 /// to the DR region, where a DB subnet group `dr-subnets` exists.
 async fn copied() -> World {
+    copied_to(DR).await
+}
+
+/// The same, copied into `dr_regions` (comma-separated, `DR` first).
+pub(crate) async fn copied_to(dr_regions: &str) -> World {
     let world = World::new(SOURCE).await;
     let rds = &world.clients.rds;
     seed::instance(
@@ -36,7 +41,7 @@ async fn copied() -> World {
         &[seed::SELECT],
     )
     .await;
-    let ctx = world.context(&[("LIFEBOAT_DR_REGIONS", DR)]);
+    let ctx = world.context(&[("LIFEBOAT_DR_REGIONS", dr_regions)]);
     lifeboat_snapshot::handle(&ctx, lambda(sample_event("snapshot-scheduled.json")))
         .await
         .unwrap();
@@ -128,7 +133,8 @@ async fn an_instance_is_restored_in_the_dr_region_from_the_latest_copy_as_it_was
         .iter()
         .any(|t| t.key() == Some("lifeboat:restored-from")));
 
-    let records = world.records().await;
+    // Restore records go into the catalog of the region restored into.
+    let records = world.records_in(DR).await;
     let (key, record) = records
         .iter()
         .find(|(_, r)| r["kind"] == "restore")
@@ -162,7 +168,7 @@ async fn an_instance_is_restored_in_the_dr_region_from_the_latest_copy_as_it_was
         "the first measurement stands"
     );
     let completed: Vec<_> = world
-        .records()
+        .records_in(DR)
         .await
         .into_iter()
         .filter(|(_, r)| r["kind"] == "restore_available")
@@ -181,24 +187,24 @@ async fn an_instance_is_restored_in_the_dr_region_from_the_latest_copy_as_it_was
 #[tokio::test]
 async fn a_cluster_is_restored_with_its_members_classes() {
     let world = copied().await;
-    // The cluster lived in the "default" subnet group, which the DR region
-    // lacks: the dry run says so, and the restore is refused until it is
-    // overridden.
+    // The cluster lived in its VPC's "default" DB subnet group: the restore
+    // goes into the DR region's default (left to RDS), and the plan says
+    // so; an override chooses another.
     let plan = succeed(
         &world,
         json!({"database": "ledger", "target": "ledger-dr", "dry_run": true}),
     )
     .await;
-    assert_eq!(
-        plan["missing"][0]["override_field"], "subnet_group",
+    assert_eq!(plan["missing"], json!([]), "{plan:#}");
+    let call = &plan["plan"]["RestoreDBClusterFromSnapshot"]["cluster"];
+    assert!(call.get("DBSubnetGroupName").is_none(), "{plan:#}");
+    assert!(
+        plan["notes"][0]
+            .as_str()
+            .unwrap()
+            .contains("default DB subnet group"),
         "{plan:#}"
     );
-    let err = invoke(&world, json!({"database": "ledger", "target": "ledger-dr"}))
-        .await
-        .unwrap_err();
-    assert!(err.to_string().contains("overrides.subnet_group"), "{err}");
-    assert!(dbs_in_dr(&world).await.is_empty());
-
     let started = succeed(&world, json!({"database": "ledger", "target": "ledger-dr", "overrides": {"subnet_group": "dr-subnets"}})).await;
     assert_eq!(started["database_kind"], "cluster");
     assert_eq!(
@@ -375,6 +381,7 @@ async fn a_failing_cluster_instance_rolls_back_the_cluster() {
             instances: vec![writer, broken],
         },
         missing: Vec::new(),
+        notes: Vec::new(),
     };
     let err = lifeboat::aws::rds::restore::execute(&world.clients.rds_in(DR), &plan)
         .await

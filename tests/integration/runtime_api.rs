@@ -179,6 +179,36 @@ async fn a_missing_or_malformed_setting_stops_start_up_naming_it() {
     )
     .await;
     refuses_to_start("copy", world.settings(&[]), "LIFEBOAT_DR_REGIONS").await;
+    // Every DR region needs its catalog: the missing one is named.
+    let west_only = format!("us-west-2={}", world.catalog_bucket("us-west-2"));
+    for function in ["copy", "prune", "restore"] {
+        let run = run_debug(
+            function,
+            world.settings(&[
+                ("LIFEBOAT_DR_REGIONS", "us-west-2,eu-west-1"),
+                ("LIFEBOAT_DR_CATALOG_BUCKETS", &west_only),
+                (
+                    "LIFEBOAT_DR_KMS_KEYS",
+                    "us-west-2=alias/dr,eu-west-1=alias/dr",
+                ),
+                ("LIFEBOAT_RETENTION", "last=3"),
+            ]),
+            vec![json!({})],
+        )
+        .await;
+        assert!(
+            run.init_error.is_some(),
+            "lifeboat-{function} should not start"
+        );
+        assert!(
+            run.logs.contains("LIFEBOAT_DR_CATALOG_BUCKETS")
+                && run
+                    .logs
+                    .contains("DR region eu-west-1 has no catalog bucket"),
+            "{}",
+            run.logs
+        );
+    }
     refuses_to_start(
         "prune",
         world.settings(&[("LIFEBOAT_RETENTION", "last=0")]),

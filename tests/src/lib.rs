@@ -9,10 +9,11 @@ pub mod account;
 pub mod binaries;
 pub mod eventlog;
 pub mod moto;
+pub mod proxy;
 pub mod runtime;
 pub mod seed;
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Mutex;
 
@@ -23,11 +24,18 @@ use serde_json::Value;
 
 pub use account::Account;
 
-/// One test's world: a fresh account, a catalog bucket, an event tap.
+/// The regions tests use as source and DR regions: each world has a
+/// catalog bucket in each (its own region's is `bucket`).
+pub const REGIONS: [&str; 3] = ["us-east-1", "us-west-2", "eu-west-1"];
+
+/// One test's world: a fresh account, a catalog bucket in each of
+/// `REGIONS`, an event tap.
 pub struct World {
     pub account: Account,
     pub region: String,
     pub bucket: String,
+    /// Region -> its catalog bucket, the world's own region included.
+    pub buckets: BTreeMap<String, String>,
     pub clients: Clients,
     /// Events already returned by `published`.
     seen: Mutex<HashSet<String>>,
@@ -38,42 +46,91 @@ impl World {
         let account = Account::new();
         let clients = Clients::from_sdk_config(account.sdk_config(region));
         let bucket = format!("lifeboat-catalog-{}", account.id);
-        seed::bucket(&clients.s3, &bucket).await;
+        seed::bucket_in(&clients.s3, &bucket, region).await;
+        let mut buckets = BTreeMap::from([(region.to_string(), bucket.clone())]);
+        for other in REGIONS.iter().filter(|r| **r != region) {
+            let name = format!("lifeboat-catalog-{}-{other}", account.id);
+            seed::bucket_in(&clients.s3_in(other), &name, other).await;
+            buckets.insert(other.to_string(), name);
+        }
         seed::event_tap(&clients.events, &account, region).await;
         World {
             account,
             region: region.to_string(),
             bucket,
+            buckets,
             clients,
             seen: Mutex::new(HashSet::new()),
         }
     }
 
-    /// The settings a deployed function would have, plus `extra`.
+    /// The settings a deployed function would have, plus `extra`. With
+    /// `LIFEBOAT_DR_REGIONS` in `extra`, the DR regions' catalog buckets are
+    /// set too, unless `extra` sets them.
     pub fn settings(&self, extra: &[(&str, &str)]) -> Vec<(String, String)> {
-        let mut env = self.account.env(&self.region);
-        env.push(("LIFEBOAT_CATALOG_BUCKET".to_string(), self.bucket.clone()));
+        self.settings_in(&self.region, extra)
+    }
+
+    /// The settings of a function deployed in `region` (a recovery stack's,
+    /// say): that region's catalog bucket, plus `extra`.
+    pub fn settings_in(&self, region: &str, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+        let mut env = self.account.env(region);
+        env.push((
+            "LIFEBOAT_CATALOG_BUCKET".to_string(),
+            self.catalog_bucket(region).to_string(),
+        ));
+        let given = |name: &str| extra.iter().find(|(k, _)| *k == name).map(|(_, v)| *v);
+        if let (Some(regions), None) = (
+            given("LIFEBOAT_DR_REGIONS"),
+            given("LIFEBOAT_DR_CATALOG_BUCKETS"),
+        ) {
+            let buckets: Vec<String> = regions
+                .split(',')
+                .map(str::trim)
+                .filter(|r| !r.is_empty())
+                .map(|r| format!("{r}={}", self.catalog_bucket(r)))
+                .collect();
+            env.push(("LIFEBOAT_DR_CATALOG_BUCKETS".to_string(), buckets.join(",")));
+        }
         env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         env
+    }
+
+    /// The catalog bucket of `region`, one of `REGIONS`.
+    pub fn catalog_bucket(&self, region: &str) -> &str {
+        self.buckets.get(region).unwrap_or_else(|| {
+            panic!("the test world has no catalog bucket in {region}: add it to REGIONS")
+        })
     }
 
     /// A handler context built exactly as a cold start builds it, from
     /// `settings(extra)`, with the clients aimed at this world.
     pub fn context(&self, extra: &[(&str, &str)]) -> Context {
-        let env = self.settings(extra);
+        self.context_in(&self.region, self.clients.clone(), extra)
+    }
+
+    /// A handler context as a function deployed in `region` builds it
+    /// (`settings_in`), with `clients` (aimed through a proxy, say).
+    pub fn context_in(&self, region: &str, clients: Clients, extra: &[(&str, &str)]) -> Context {
+        let env = self.settings_in(region, extra);
         let config =
             Config::from_lookup(|name| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
                 .unwrap_or_else(|e| panic!("test settings: {e}"));
-        Context::new(config, self.clients.clone())
+        Context::new(config, clients)
     }
 
     /// Every catalog record, as (key, JSON), in key order.
     pub async fn records(&self) -> Vec<(String, Value)> {
-        let pages: Vec<_> = self
-            .clients
-            .s3
+        self.records_in(&self.region).await
+    }
+
+    /// Every record in `region`'s catalog, as (key, JSON), in key order.
+    pub async fn records_in(&self, region: &str) -> Vec<(String, Value)> {
+        let s3 = self.clients.s3_in(region);
+        let bucket = self.catalog_bucket(region);
+        let pages: Vec<_> = s3
             .list_objects_v2()
-            .bucket(&self.bucket)
+            .bucket(bucket)
             .into_paginator()
             .send()
             .try_collect()
@@ -83,11 +140,9 @@ impl World {
         let mut records = Vec::new();
         for object in listed {
             let key = object.key().unwrap_or_default().to_string();
-            let body = self
-                .clients
-                .s3
+            let body = s3
                 .get_object()
-                .bucket(&self.bucket)
+                .bucket(bucket)
                 .key(&key)
                 .send()
                 .await

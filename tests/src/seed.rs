@@ -114,6 +114,23 @@ pub async fn bucket(s3: &aws_sdk_s3::Client, name: &str) {
         .unwrap_or_else(|e| panic!("create bucket {name}: {e:?}"));
 }
 
+/// A bucket in `region` (S3 wants the region named outside us-east-1).
+pub async fn bucket_in(s3: &aws_sdk_s3::Client, name: &str, region: &str) {
+    use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
+    let mut create = s3.create_bucket().bucket(name);
+    if region != "us-east-1" {
+        create = create.create_bucket_configuration(
+            CreateBucketConfiguration::builder()
+                .location_constraint(BucketLocationConstraint::from(region))
+                .build(),
+        );
+    }
+    create
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("create bucket {name} in {region}: {e:?}"));
+}
+
 /// Routes every `lifeboat` event on the default bus to a log group, so a
 /// test can read what was published.
 pub async fn event_tap(events: &aws_sdk_eventbridge::Client, account: &Account, region: &str) {

@@ -7,11 +7,11 @@
 //! "every snapshot reaches every DR region" true.
 
 pub mod event;
+pub mod records;
 
 use chrono::Utc;
 use futures_util::{stream, StreamExt};
 use lambda_runtime::LambdaEvent;
-use lifeboat::aws::catalog::Catalog;
 use lifeboat::aws::publisher::Announcement;
 use lifeboat::aws::rds::{self, CopyResult};
 use lifeboat::domain::copy_plan::{
@@ -19,7 +19,6 @@ use lifeboat::domain::copy_plan::{
 };
 use lifeboat::domain::model::Snapshot;
 use lifeboat::domain::outcome::{Entry, Outcome, Summary};
-use lifeboat::domain::record::{self, CopyRecord, Record, RecordKind};
 use lifeboat::domain::tags;
 use lifeboat::domain::trigger::Trigger;
 use lifeboat::lambda::invocation;
@@ -27,6 +26,7 @@ use lifeboat::{Context, Error};
 use serde_json::{json, Value};
 
 use crate::event::Request;
+use crate::records::{Catalogs, Copy};
 
 pub const FUNCTION: &str = "copy";
 
@@ -39,11 +39,14 @@ pub const SETTINGS: &[&str] = &[
     lifeboat::lambda::config::DR_KMS_KEYS,
     lifeboat::lambda::config::MAX_INFLIGHT_COPIES,
     lifeboat::lambda::config::DR_OPTION_GROUPS,
+    lifeboat::lambda::config::DR_CATALOG_BUCKETS,
 ];
 
-/// Checks at cold start what this function cannot run without.
+/// Checks at cold start what this function cannot run without: DR regions,
+/// and a catalog in each for the records of what is copied there.
 pub fn check(ctx: &Context) -> Result<(), Error> {
-    ctx.config.require_dr_regions().map(|_| ())
+    ctx.config.require_dr_regions()?;
+    ctx.config.require_dr_catalog_buckets()
 }
 
 pub async fn handle(ctx: &Context, event: LambdaEvent<Value>) -> Result<Summary, Error> {
@@ -56,6 +59,7 @@ pub async fn handle(ctx: &Context, event: LambdaEvent<Value>) -> Result<Summary,
 }
 
 pub async fn run(ctx: &Context, request: Request) -> Result<Summary, Error> {
+    check(ctx)?;
     let dr_regions = ctx.config.require_dr_regions()?;
     let request = match request {
         Request::Nothing { trigger, note } => {
@@ -63,6 +67,7 @@ pub async fn run(ctx: &Context, request: Request) -> Result<Summary, Error> {
         }
         other => other,
     };
+    let reconcile = matches!(request, Request::Reconcile { .. });
     let sources = async {
         match request {
             // Answered above; nothing to list.
@@ -90,7 +95,10 @@ pub async fn run(ctx: &Context, request: Request) -> Result<Summary, Error> {
         })
         .buffer_unordered(dr_regions.len().max(1))
         .collect::<Vec<(String, Result<RegionState, Error>)>>();
-    let (sources, states) = tokio::join!(sources, states);
+    // What each catalog holds, listed alongside (a reconcile only).
+    let catalogs = Catalogs::open(ctx, dr_regions, reconcile);
+    let (sources, states, catalogs) = tokio::join!(sources, states, catalogs);
+    let catalogs = catalogs?;
     let (trigger, sources, mut outcomes) = sources?;
 
     let mut reachable = Vec::new();
@@ -112,9 +120,8 @@ pub async fn run(ctx: &Context, request: Request) -> Result<Summary, Error> {
         limits: Some(CopyLimits::new(ctx.config.max_inflight_copies)),
     };
     let plan = copy_plan::plan(&sources, &reachable, &settings);
-    let catalog = ctx.catalog();
     let results: Vec<(Entry, Option<Announcement>)> = stream::iter(plan)
-        .map(|planned| carry_out(ctx, &catalog, &trigger, planned))
+        .map(|planned| carry_out(ctx, &catalogs, &trigger, planned))
         .buffer_unordered(ctx.config.concurrency)
         .collect()
         .await;
@@ -230,7 +237,7 @@ fn arn_in(source_arn: &str, region: &str) -> String {
 
 async fn carry_out(
     ctx: &Context,
-    catalog: &Catalog,
+    catalogs: &Catalogs,
     trigger: &Trigger,
     planned: PlannedCopy<'_>,
 ) -> (Entry, Option<Announcement>) {
@@ -258,7 +265,23 @@ async fn carry_out(
         )
     };
     let (kms_key_id, option_group) = match action {
-        CopyAction::Exists { .. } => return (entry(snapshot, &region, Outcome::Exists), None),
+        // There already: its records are written if any is missing.
+        CopyAction::Exists { arn } => {
+            let kms_key_id = snapshot
+                .encrypted
+                .then(|| ctx.config.dr_kms_keys.get(&region))
+                .flatten();
+            let copy = Copy {
+                snapshot,
+                region: &region,
+                copy_arn: &arn,
+                kms_key_id: kms_key_id.map(String::as_str),
+            };
+            return match catalogs.record(&copy).await {
+                Ok(_) => (entry(snapshot, &region, Outcome::Exists), None),
+                Err(error) => failed(error),
+            };
+        }
         CopyAction::Deferred { reason } => {
             return (entry(snapshot, &region, Outcome::Deferred { reason }), None)
         }
@@ -295,34 +318,16 @@ async fn carry_out(
         Err(e) => return failed(e.to_string()),
     };
 
-    let recovery_point = snapshot.recovery_point();
-    let record = Record::new(
-        RecordKind::Copy,
-        Utc::now(),
-        CopyRecord {
-            snapshot_id: snapshot.id.clone(),
-            source_arn: snapshot.arn.clone(),
-            source_region: ctx.config.region.clone(),
-            region: region.clone(),
-            copy_arn: copy_arn.clone(),
-            kms_key_id: kms_key_id.clone(),
-            database: snapshot.source_db().to_string(),
-            database_kind: snapshot.kind,
-            recovery_point_time: recovery_point,
-        },
-    );
-    let key = record::copy_key(
-        catalog.prefix(),
-        &region,
-        snapshot.source_db(),
-        recovery_point,
-        &snapshot.id,
-    );
-    if let Err(e) = catalog.put_new(&key, &record).await {
-        return failed(format!(
-            "copy {copy_arn} was started but its catalog record {key} was not written: {e}"
-        ));
-    }
+    let copy = Copy {
+        snapshot,
+        region: &region,
+        copy_arn: &copy_arn,
+        kms_key_id: kms_key_id.as_deref(),
+    };
+    let key = match catalogs.record(&copy).await {
+        Ok(key) => key,
+        Err(error) => return failed(error),
+    };
     if outcome == Outcome::Exists {
         return (entry(snapshot, &region, outcome), None);
     }

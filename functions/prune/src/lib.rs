@@ -1,5 +1,6 @@
 //! `lifeboat-prune`: applies the retention policy to Lifeboat's snapshots in
-//! the source region and in every DR region.
+//! the source region and in every DR region, and records each deletion in
+//! the catalog of the region it was made in.
 //!
 //! Only snapshots tagged `lifeboat:managed=true` are considered. Per DB and
 //! per region, the policy in `lifeboat::domain::retention` decides; it never deletes
@@ -37,11 +38,14 @@ pub const SETTINGS: &[&str] = &[
     lifeboat::lambda::config::RETENTION,
     lifeboat::lambda::config::DR_RETENTION,
     lifeboat::lambda::config::DRY_RUN,
+    lifeboat::lambda::config::DR_CATALOG_BUCKETS,
 ];
 
-/// Checks at cold start what this function cannot run without.
+/// Checks at cold start what this function cannot run without: a policy,
+/// and a catalog in every DR region for the deletion records there.
 pub fn check(ctx: &Context) -> Result<(), Error> {
-    ctx.config.require_retention().map(|_| ())
+    ctx.config.require_retention()?;
+    ctx.config.require_dr_catalog_buckets()
 }
 
 pub async fn handle(ctx: &Context, event: LambdaEvent<Value>) -> Result<Summary, Error> {
@@ -62,7 +66,7 @@ struct Decision {
 }
 
 pub async fn run(ctx: &Context, request: Request) -> Result<Summary, Error> {
-    ctx.config.require_retention()?;
+    check(ctx)?;
     // A dry run set in the configuration is a safety catch an event cannot
     // release.
     let dry_run = ctx.config.dry_run || request.dry_run;
@@ -101,9 +105,15 @@ pub async fn run(ctx: &Context, request: Request) -> Result<Summary, Error> {
         }
     }
 
-    let catalog = ctx.catalog();
+    // Each deletion is recorded in the catalog of the region it was made in.
+    let mut catalogs: BTreeMap<String, Catalog> = BTreeMap::new();
+    for d in &doomed {
+        if !catalogs.contains_key(&d.region) {
+            catalogs.insert(d.region.clone(), ctx.catalog_in(&d.region)?);
+        }
+    }
     let results: Vec<(Entry, Announcement)> = stream::iter(doomed.iter())
-        .map(|d| delete(ctx, &catalog, &request.trigger, d))
+        .map(|d| delete(ctx, &catalogs[&d.region], &request.trigger, d))
         .buffer_unordered(ctx.config.concurrency)
         .collect()
         .await;

@@ -1,9 +1,12 @@
 //! `lifeboat-restore`: brings a DB back from a Lifeboat snapshot, as it was.
 //!
 //! A restore request is resolved (which snapshot, which region), planned
-//! from the configuration captured in the snapshot's catalog record, checked
+//! from the configuration captured in the snapshot's catalog record (or,
+//! when the record is lost, from what the snapshot itself carries), checked
 //! (never an existing DB, never public, nothing regional guessed) and
-//! started; the call returns once RDS has accepted it. `{"action":
+//! started; the call returns once RDS has accepted it. Restoring into a
+//! region calls only that region: its RDS and its catalog bucket, so a
+//! restore in a DR region works with the source region gone. `{"action":
 //! "status"}` reports progress and, once the DB is available, the recovery
 //! time actually achieved. A Step Functions state machine polls it so a
 //! restore runs to completion without anyone watching.
@@ -40,13 +43,13 @@ pub const SETTINGS: &[&str] = &[
     lifeboat::lambda::config::EVENT_BUS,
     lifeboat::lambda::config::DR_REGIONS,
     lifeboat::lambda::config::DRY_RUN,
+    lifeboat::lambda::config::DR_CATALOG_BUCKETS,
 ];
 
-/// Checks at cold start what this function cannot run without. It needs
-/// nothing beyond what `Config` validates for every function (the catalog
-/// bucket; the region to restore in comes with each request).
-pub fn check(_ctx: &Context) -> Result<(), Error> {
-    Ok(())
+/// Checks at cold start what this function cannot run without: with DR
+/// regions, the catalog bucket of each (a restore there reads only that).
+pub fn check(ctx: &Context) -> Result<(), Error> {
+    ctx.config.require_dr_catalog_buckets()
 }
 
 /// The Lambda handler: parse, then start a restore or report on one.
@@ -71,15 +74,22 @@ fn refused(message: impl Into<String>) -> Error {
     Error::RestoreRefused(message.into())
 }
 
-/// The region asked for, else the first DR region.
-fn region<'a>(ctx: &'a Context, asked: Option<&'a str>) -> Result<&'a str, Error> {
+/// The region asked for, else the first DR region, else the function's own
+/// (a recovery stack restores where it runs).
+fn region<'a>(ctx: &'a Context, asked: Option<&'a str>) -> &'a str {
     asked
         .or(ctx.config.dr_regions.first().map(String::as_str))
-        .ok_or_else(|| {
-            refused(
-                "no region given and LIFEBOAT_DR_REGIONS is empty: say which region to restore in",
-            )
-        })
+        .unwrap_or(&ctx.config.region)
+}
+
+/// The catalog of the region restored into, the only one a restore reads.
+fn catalog(ctx: &Context, region: &str) -> Result<Catalog, Error> {
+    ctx.catalog_in(region).map_err(|e| {
+        refused(format!(
+            "{region} is neither this function's region ({}) nor a DR region with a catalog bucket: {e}",
+            ctx.config.region
+        ))
+    })
 }
 
 /// The catalog's snapshot records of `database` taken in `source_region`:
@@ -94,41 +104,60 @@ async fn record_keys(
         .list(&prefix, usize::MAX)
         .await?
         .into_iter()
-        .filter_map(|key| {
-            // <inverted-time>-<snapshot-id>.json
-            let id = key
-                .strip_prefix(&prefix)?
-                .strip_suffix(".json")?
-                .split_once('-')?
-                .1
-                .to_string();
-            Some((id, key))
-        })
+        .filter_map(|key| Some((record::snapshot_id_of_key(&prefix, &key)?.to_string(), key)))
         .collect())
 }
 
-/// The catalog key of `snapshot`'s record, if the catalog has one.
-async fn record_key(
+/// The snapshot chosen, and what is known of the DB it was taken of.
+struct Chosen {
+    snapshot: Snapshot,
+    /// The catalog record, or why there is none.
+    record: Result<Record<SnapshotRecord>, String>,
+    /// For `latest` without a record: the newest snapshot that has one.
+    newest_recorded: Option<String>,
+}
+
+/// The catalog's record of `snapshot`, or why there is none: a catalog that
+/// cannot be read is reported, never a reason not to restore.
+async fn find_record(
     catalog: &Catalog,
     database: &str,
     snapshot: &Snapshot,
-) -> Result<Option<String>, Error> {
+    listed: &mut HashMap<String, HashMap<String, String>>,
+) -> Result<Record<SnapshotRecord>, String> {
     let Some(source_region) = snapshot.source_region() else {
-        return Ok(None);
+        return Err(format!(
+            "snapshot {} has no {} tag to find its record by",
+            snapshot.id,
+            tags::SOURCE_REGION
+        ));
     };
-    Ok(record_keys(catalog, source_region, database)
-        .await?
-        .remove(&snapshot.id))
+    let unreadable = |e: Error| format!("the catalog {} could not be read: {e}", catalog.bucket());
+    if !listed.contains_key(source_region) {
+        let keys = record_keys(catalog, source_region, database)
+            .await
+            .map_err(unreadable)?;
+        listed.insert(source_region.to_string(), keys);
+    }
+    let Some(key) = listed.get(source_region).and_then(|k| k.get(&snapshot.id)) else {
+        return Err(format!(
+            "the catalog {} has no record of snapshot {}",
+            catalog.bucket(),
+            snapshot.id
+        ));
+    };
+    catalog.get(key).await.map_err(unreadable)
 }
 
-/// Picks the snapshot to restore and its catalog record.
+/// Picks the snapshot to restore and finds its catalog record.
 async fn resolve(
     catalog: &Catalog,
     rds: &aws_sdk_rds::Client,
     request: &RestoreRequest,
     region: &str,
-) -> Result<(Snapshot, Record<SnapshotRecord>), Error> {
+) -> Result<Chosen, Error> {
     let database = &request.database;
+    let mut listed = HashMap::new();
     match &request.snapshot {
         SnapshotChoice::Latest => {
             let mut candidates: Vec<Snapshot> = rds::describe_manual_snapshots(rds)
@@ -143,32 +172,35 @@ async fn resolve(
                     .cmp(&a.recovery_point())
                     .then(b.id.cmp(&a.id))
             });
-            // RDS says what exists; the catalog says what it was. One
-            // listing per source region the candidates came from.
-            let mut keys: std::collections::HashMap<String, HashMap<String, String>> =
-                std::collections::HashMap::new();
-            for snapshot in candidates {
-                let Some(source_region) = snapshot.source_region() else {
-                    continue;
-                };
-                if !keys.contains_key(source_region) {
-                    let found = record_keys(catalog, source_region, database).await?;
-                    keys.insert(source_region.to_string(), found);
-                }
-                if let Some(key) = keys.get(source_region).and_then(|k| k.get(&snapshot.id)) {
-                    let record = catalog.get(key).await?;
-                    return Ok((snapshot, record));
-                }
-                tracing::warn!(snapshot_id = %snapshot.id, "no catalog record; trying an older snapshot");
-            }
-            Err(refused(format!(
-                "no available Lifeboat snapshot of {database} with a catalog record in {region}{}",
-                if unavailable > 0 {
-                    format!(" ({unavailable} still being created or copied)")
-                } else {
-                    String::new()
-                }
-            )))
+            // The newest data wins; a lost record costs overrides, not data.
+            let Some(snapshot) = candidates.first().cloned() else {
+                return Err(refused(format!(
+                    "no available Lifeboat snapshot of {database} in {region}{}",
+                    if unavailable > 0 {
+                        format!(" ({unavailable} still being created or copied)")
+                    } else {
+                        String::new()
+                    }
+                )));
+            };
+            let record = find_record(catalog, database, &snapshot, &mut listed).await;
+            let newest_recorded = if record.is_err() {
+                // Named in the refusal, as the other way to restore.
+                candidates.iter().skip(1).find_map(|s| {
+                    let region = s.source_region()?;
+                    listed
+                        .get(region)?
+                        .contains_key(&s.id)
+                        .then(|| s.id.clone())
+                })
+            } else {
+                None
+            };
+            Ok(Chosen {
+                snapshot,
+                record,
+                newest_recorded,
+            })
         }
         SnapshotChoice::Named {
             id,
@@ -203,10 +235,12 @@ async fn resolve(
                         .map_or("nothing", String::as_str)
                 )));
             }
-            let key = record_key(catalog, database, &snapshot)
-                .await?
-                .ok_or_else(|| refused(format!("snapshot {id} has no catalog record: the configuration to rebuild is unknown")))?;
-            Ok((snapshot, catalog.get(&key).await?))
+            let record = find_record(catalog, database, &snapshot, &mut listed).await;
+            Ok(Chosen {
+                snapshot,
+                record,
+                newest_recorded: None,
+            })
         }
     }
 }
@@ -258,14 +292,22 @@ pub async fn start(
     now: DateTime<Utc>,
 ) -> Result<RestoreReport, Error> {
     let dry_run = request.dry_run || ctx.config.dry_run;
-    let region = region(ctx, request.region.as_deref())?;
+    let region = region(ctx, request.region.as_deref());
     let rds = ctx.clients.rds_in(region);
-    let catalog = ctx.catalog();
+    let catalog = catalog(ctx, region)?;
 
-    let (snapshot, record) = resolve(&catalog, &rds, request, region).await?;
-    let plan = plan(&rds, request, region, &snapshot, &record.body).await?;
+    let chosen = resolve(&catalog, &rds, request, region).await?;
+    let snapshot = &chosen.snapshot;
+    let plan = plan(&rds, request, region, snapshot, chosen.record.as_ref()).await?;
     let taken = taken(&rds, &plan).await?;
-    let mut report = RestoreReport::planned(request, region, dry_run, &snapshot, &plan, taken, now);
+    let mut report = RestoreReport::planned(request, region, dry_run, snapshot, &plan, taken, now);
+    match &chosen.record {
+        Ok(_) => {}
+        Err(why) => {
+            tracing::warn!(snapshot_id = %snapshot.id, "{why}; rebuilding from the snapshot alone");
+            report.record = Some(why.clone());
+        }
+    }
     tracing::info!(
         snapshot_id = %snapshot.id,
         age = %report.snapshot.age,
@@ -276,15 +318,20 @@ pub async fn start(
     if dry_run {
         return Ok(report);
     }
-    guard(region, &report.target_taken, &plan)?;
-    execute(ctx, &rds, &plan, request, region, &snapshot).await?;
+    guard(
+        region,
+        &report.target_taken,
+        &plan,
+        chosen.newest_recorded.as_deref(),
+    )?;
+    execute(ctx, &rds, &plan, request, region, snapshot).await?;
     record_started(
         ctx,
         &catalog,
         &plan,
         request,
         region,
-        &snapshot,
+        snapshot,
         now,
         &mut report,
     )
@@ -293,14 +340,29 @@ pub async fn start(
 }
 
 /// The exact calls, from the configuration the snapshot's record captured
-/// and what exists in the region.
+/// (else what the snapshot carries) and what exists in the region.
 async fn plan(
     rds: &aws_sdk_rds::Client,
     request: &RestoreRequest,
     region: &str,
     snapshot: &Snapshot,
-    captured: &SnapshotRecord,
+    record: Result<&Record<SnapshotRecord>, &String>,
 ) -> Result<Plan, Error> {
+    let Ok(record) = record else {
+        let config = restore_plan::config_from_snapshot(snapshot);
+        let engine_version = snapshot.carried.engine_version.clone().unwrap_or_default();
+        let source = Source {
+            kind: snapshot.kind,
+            snapshot_id: &snapshot.id,
+            engine: &snapshot.engine,
+            engine_version: &engine_version,
+            config: &config,
+            same_region: snapshot.source_region() == Some(region),
+            from_record: false,
+        };
+        return plan_in(rds, request, &source).await;
+    };
+    let captured = &record.body;
     if captured.database_kind != snapshot.kind {
         return Err(refused(format!(
             "the catalog says {} is a {}, but snapshot {} is a {} snapshot",
@@ -310,8 +372,6 @@ async fn plan(
             snapshot.kind.as_str()
         )));
     }
-    let [subnets, pgs, cpgs, ogs] = names_to_check(&captured.config, request);
-    let facts = restore::region_facts(rds, &subnets, &pgs, &cpgs, &ogs).await?;
     let source = Source {
         kind: snapshot.kind,
         snapshot_id: &snapshot.id,
@@ -319,8 +379,20 @@ async fn plan(
         engine_version: &captured.engine_version,
         config: &captured.config,
         same_region: region == captured.source_region,
+        from_record: true,
     };
-    restore_plan::plan(&source, &request.target, &request.overrides, &facts).map_err(|r| match r {
+    plan_in(rds, request, &source).await
+}
+
+/// Plans `source` against what exists in the region `rds` calls.
+async fn plan_in(
+    rds: &aws_sdk_rds::Client,
+    request: &RestoreRequest,
+    source: &Source<'_>,
+) -> Result<Plan, Error> {
+    let [subnets, pgs, cpgs, ogs] = names_to_check(source.config, request);
+    let facts = restore::region_facts(rds, &subnets, &pgs, &cpgs, &ogs).await?;
+    restore_plan::plan(source, &request.target, &request.overrides, &facts).map_err(|r| match r {
         Refusal::PublicAccess => refused(
             "overrides.publicly_accessible: Lifeboat never makes a restored DB publicly accessible",
         ),
@@ -349,7 +421,12 @@ async fn taken(rds: &aws_sdk_rds::Client, plan: &Plan) -> Result<Vec<String>, Er
 }
 
 /// Never touch an existing DB; never guess what the region lacks.
-fn guard(region: &str, taken: &[String], plan: &Plan) -> Result<(), Error> {
+fn guard(
+    region: &str,
+    taken: &[String],
+    plan: &Plan,
+    newest_recorded: Option<&str>,
+) -> Result<(), Error> {
     if !taken.is_empty() {
         return Err(refused(format!(
             "{} already exist(s) in {region}; Lifeboat never touches an existing DB: choose another target",
@@ -357,7 +434,13 @@ fn guard(region: &str, taken: &[String], plan: &Plan) -> Result<(), Error> {
         )));
     }
     if !plan.missing.is_empty() {
-        return Err(refused(missing_message(region, plan)));
+        let mut message = missing_message(region, plan);
+        if let Some(id) = newest_recorded {
+            message.push_str(&format!(
+                "; or restore the older snapshot {id}, which has a catalog record (\"snapshot\": \"{id}\")"
+            ));
+        }
+        return Err(refused(message));
     }
     Ok(())
 }
@@ -476,20 +559,26 @@ pub async fn status(
     target: &str,
     now: DateTime<Utc>,
 ) -> Result<StatusReport, Error> {
-    let region = self::region(ctx, region)?;
+    let region = self::region(ctx, region);
     let rds = ctx.clients.rds_in(region);
+    let catalog = catalog(ctx, region)?;
     let progress = restore::progress(&rds, target)
         .await?
         .ok_or_else(|| refused(format!("no DB instance or DB cluster {target} in {region}")))?;
-    let catalog = ctx.catalog();
     let prefix = record::restore_prefix(catalog.prefix(), region, target);
-    let started_key = catalog
-        .list(&prefix, 2)
-        .await?
-        .into_iter()
-        .find(|k| k.ends_with("-started.json"));
-
     let mut report = StatusReport::of(region, target, progress);
+    // Progress comes from RDS; a catalog that cannot be read costs only the
+    // recovery time.
+    let started_key = match catalog.list(&prefix, 2).await {
+        Ok(keys) => keys.into_iter().find(|k| k.ends_with("-started.json")),
+        Err(e) => {
+            report.errors.push(format!(
+                "the catalog {} could not be read: {e}",
+                catalog.bucket()
+            ));
+            return Ok(report);
+        }
+    };
     let Some(started_key) = started_key else {
         report.note = Some("no Lifeboat restore record for this target: progress only");
         return Ok(report);

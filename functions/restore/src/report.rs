@@ -70,6 +70,13 @@ pub struct RestoreReport {
     pub plan: Calls,
     /// What the region lacks, each with the override that gives it.
     pub missing: Vec<Missing>,
+    /// What the plan decided that a person should know.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+    /// Set when the snapshot's catalog record could not be used: why, and
+    /// so the plan was rebuilt from the snapshot alone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub record: Option<String>,
     /// DBs that already have an identifier the restore would create.
     pub target_taken: Vec<String>,
     pub requested_at: DateTime<Utc>,
@@ -103,6 +110,8 @@ impl RestoreReport {
             snapshot: ChosenSnapshot::new(snapshot, requested_at),
             plan: plan.calls.clone(),
             missing: plan.missing.clone(),
+            notes: plan.notes.clone(),
+            record: None,
             target_taken,
             requested_at,
             status: if dry_run {

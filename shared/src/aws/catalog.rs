@@ -67,22 +67,37 @@ impl Catalog {
         Ok(keys)
     }
 
-    /// Reads the record at `key`.
+    /// Reads the record at `key`, which must be there.
     pub async fn get<T: serde::de::DeserializeOwned>(&self, key: &str) -> Result<T, Error> {
-        let out = self
+        self.find(key)
+            .await?
+            .ok_or_else(|| record_error(key, format!("it is not in bucket {}", self.bucket)))
+    }
+
+    /// Reads the record at `key`, or `None` when there is none.
+    pub async fn find<T: serde::de::DeserializeOwned>(
+        &self,
+        key: &str,
+    ) -> Result<Option<T>, Error> {
+        let out = match self
             .s3
             .get_object()
             .bucket(&self.bucket)
             .key(key)
             .send()
             .await
-            .map_err(|e| Error::aws("GetObject", e))?;
+        {
+            Ok(out) => out,
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_no_such_key()) => return Ok(None),
+            Err(e) => return Err(Error::aws("GetObject", e)),
+        };
         let bytes = out
             .body
             .collect()
             .await
             .map_err(|e| record_error(key, format!("reading it failed: {e}")))?;
         serde_json::from_slice(&bytes.into_bytes())
+            .map(Some)
             .map_err(|e| record_error(key, format!("it is not a valid record: {e}")))
     }
 

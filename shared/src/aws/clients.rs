@@ -22,9 +22,16 @@ pub struct Clients {
     pub rds: aws_sdk_rds::Client,
     pub s3: aws_sdk_s3::Client,
     pub events: aws_sdk_eventbridge::Client,
-    /// RDS clients for the DR regions, built once: each keeps its own
-    /// connection pool, so building one per call would redo TLS each time.
-    regional: BTreeMap<String, aws_sdk_rds::Client>,
+    /// RDS and S3 clients for the DR regions, built once: each keeps its
+    /// own connection pool, so building one per call would redo TLS each
+    /// time.
+    regional: BTreeMap<String, Regional>,
+}
+
+#[derive(Debug, Clone)]
+struct Regional {
+    rds: aws_sdk_rds::Client,
+    s3: aws_sdk_s3::Client,
 }
 
 impl Clients {
@@ -43,24 +50,25 @@ impl Clients {
     /// them at the emulator with their own credentials.
     pub fn from_sdk_config(sdk: SdkConfig) -> Self {
         let region = sdk.region().map(|r| r.to_string()).unwrap_or_default();
-        let s3_config = aws_sdk_s3::config::Builder::from(&sdk)
-            .force_path_style(sdk.endpoint_url().is_some())
-            .build();
         Clients {
+            s3: build_s3(&sdk, None),
             region,
             rds: aws_sdk_rds::Client::new(&sdk),
-            s3: aws_sdk_s3::Client::from_conf(s3_config),
             events: aws_sdk_eventbridge::Client::new(&sdk),
             regional: BTreeMap::new(),
             sdk,
         }
     }
 
-    /// Builds the RDS clients for `regions` now, once per cold start.
+    /// Builds the RDS and S3 clients for `regions` now, once per cold
+    /// start.
     pub fn with_regions(mut self, regions: &[String]) -> Self {
         for region in regions {
-            let client = self.build_rds(region);
-            self.regional.insert(region.clone(), client);
+            let clients = Regional {
+                rds: self.build_rds(region),
+                s3: build_s3(&self.sdk, Some(region)),
+            };
+            self.regional.insert(region.clone(), clients);
         }
         self
     }
@@ -72,8 +80,21 @@ impl Clients {
             return self.rds.clone();
         }
         match self.regional.get(region) {
-            Some(client) => client.clone(),
+            Some(clients) => clients.rds.clone(),
             None => self.build_rds(region),
+        }
+    }
+
+    /// An S3 client for `region`, for the catalog bucket there: a bucket is
+    /// reached through its own region's endpoint, so a region that is down
+    /// takes only its own bucket with it.
+    pub fn s3_in(&self, region: &str) -> aws_sdk_s3::Client {
+        if region == self.region {
+            return self.s3.clone();
+        }
+        match self.regional.get(region) {
+            Some(clients) => clients.s3.clone(),
+            None => build_s3(&self.sdk, Some(region)),
         }
     }
 
@@ -83,4 +104,15 @@ impl Clients {
             .build();
         aws_sdk_rds::Client::from_conf(config)
     }
+}
+
+/// An S3 client in `region` (else the config's own region), path-style
+/// when an endpoint override is set (see the module docs).
+fn build_s3(sdk: &SdkConfig, region: Option<&str>) -> aws_sdk_s3::Client {
+    let mut config =
+        aws_sdk_s3::config::Builder::from(sdk).force_path_style(sdk.endpoint_url().is_some());
+    if let Some(region) = region {
+        config = config.region(Region::new(region.to_string()));
+    }
+    aws_sdk_s3::Client::from_conf(config.build())
 }

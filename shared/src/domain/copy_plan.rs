@@ -241,6 +241,7 @@ mod tests {
             tags: BTreeMap::new(),
             created_at: Some(Utc.with_ymd_and_hms(2026, 11, 24, hour, 0, 0).unwrap()),
             copied_from: None,
+            carried: Default::default(),
         }
     }
 

@@ -155,6 +155,26 @@ pub struct Snapshot {
     pub created_at: Option<DateTime<Utc>>,
     /// Set on a copy: where it was copied from (a region or a snapshot ARN).
     pub copied_from: Option<String>,
+    /// What the snapshot itself says about the DB it was taken of.
+    pub carried: Carried,
+}
+
+/// The facts about its DB that a snapshot carries, whatever the catalog
+/// says: enough to rebuild the DB (with a class and a network given) when
+/// the snapshot's catalog record is lost.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Carried {
+    pub engine_version: Option<String>,
+    /// DB cluster snapshots only.
+    pub engine_mode: Option<String>,
+    pub port: Option<i32>,
+    pub storage_type: Option<String>,
+    pub allocated_storage_gib: Option<i32>,
+    /// DB snapshots only.
+    pub iops: Option<i32>,
+    pub storage_throughput: Option<i32>,
+    pub iam_database_authentication: bool,
+    pub license_model: Option<String>,
 }
 
 impl Snapshot {

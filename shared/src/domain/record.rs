@@ -183,9 +183,31 @@ pub fn copy_key(
     snapshot_id: &str,
 ) -> String {
     format!(
-        "{prefix}copies/{region}/{database}/{}-{snapshot_id}.json",
+        "{}{database}/{}-{snapshot_id}.json",
+        copies_prefix(prefix, region),
         newest_first(recovery_point)
     )
+}
+
+/// The prefix of every copy record of copies into `region`.
+pub fn copies_prefix(prefix: &str, region: &str) -> String {
+    format!("{prefix}copies/{region}/")
+}
+
+/// The prefix of every snapshot record of snapshots taken in
+/// `source_region`.
+pub fn snapshots_prefix(prefix: &str, source_region: &str) -> String {
+    format!("{prefix}snapshots/{source_region}/")
+}
+
+/// The snapshot identifier a snapshot record's key names, if `key` is one
+/// under `prefix` (a `snapshot_prefix`).
+pub fn snapshot_id_of_key<'a>(prefix: &str, key: &'a str) -> Option<&'a str> {
+    // <inverted-time>-<snapshot-id>.json
+    let name = key.strip_prefix(prefix)?.strip_suffix(".json")?;
+    let (time, id) = name.split_once('-')?;
+    (time.len() == 10 && time.bytes().all(|b| b.is_ascii_digit()) && !id.contains('/'))
+        .then_some(id)
 }
 
 /// Where a snapshot record lives; see the module docs for the layout.
@@ -206,7 +228,7 @@ pub fn snapshot_key(
 /// The key prefix under which all snapshot records of one DB sort newest
 /// first.
 pub fn snapshot_prefix(prefix: &str, source_region: &str, database: &str) -> String {
-    format!("{prefix}snapshots/{source_region}/{database}/")
+    format!("{}{database}/", snapshots_prefix(prefix, source_region))
 }
 
 #[cfg(test)]
@@ -229,6 +251,35 @@ mod tests {
         assert!(late < early, "{late} should sort before {early}");
         assert!(early.starts_with("prod/snapshots/us-east-1/orders/"));
         assert!(early.ends_with("-lifeboat-orders-x.json"));
+    }
+
+    #[test]
+    fn a_snapshot_record_key_names_its_snapshot() {
+        let when = Utc.with_ymd_and_hms(2026, 11, 24, 4, 0, 0).unwrap();
+        let key = snapshot_key(
+            "p/",
+            "us-east-1",
+            "orders",
+            when,
+            "lifeboat-orders-20261124-0400",
+        );
+        let prefix = snapshot_prefix("p/", "us-east-1", "orders");
+        assert_eq!(
+            snapshot_id_of_key(&prefix, &key),
+            Some("lifeboat-orders-20261124-0400")
+        );
+        assert_eq!(
+            snapshot_id_of_key(&prefix, "p/snapshots/us-east-1/orders/x.json"),
+            None
+        );
+        assert_eq!(
+            snapshot_id_of_key("p/snapshots/us-east-1/", &key),
+            None,
+            "a DB's folder is not a snapshot"
+        );
+        assert!(key.starts_with(&snapshots_prefix("p/", "us-east-1")));
+        assert!(copy_key("p/", "us-west-2", "orders", Some(when), "s")
+            .starts_with(&copies_prefix("p/", "us-west-2")));
     }
 
     #[test]

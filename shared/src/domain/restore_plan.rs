@@ -6,15 +6,20 @@
 //! ones that don't exist there are listed as `missing`, each with the
 //! override that supplies it, and a restore with anything missing is refused
 //! (a dry run reports it). Default parameter and option groups exist in every
-//! region under the same name, so they are left to RDS. A restored DB is
-//! never publicly accessible.
+//! region under the same name, so they are left to RDS, as is the `default`
+//! DB subnet group. A restored DB is never publicly accessible.
+//!
+//! Without a catalog record (lost, or never written), the plan starts from
+//! what the snapshot itself carries (`config_from_snapshot`); the class and
+//! the network are then unknown, and listed as missing until given.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
 use crate::domain::model::{
-    is_default_group, ClusterConfig, DatabaseConfig, DatabaseKind, InstanceConfig,
+    is_default_group, ClusterConfig, ClusterMember, DatabaseConfig, DatabaseKind, InstanceConfig,
+    Snapshot,
 };
 use crate::domain::tags;
 
@@ -63,6 +68,52 @@ pub struct Source<'a> {
     /// True when the target region is where the DB lived: its regional
     /// names (security groups, AZ) are valid there.
     pub same_region: bool,
+    /// False when `config` was rebuilt from the snapshot alone: its class
+    /// and network are unknown.
+    pub from_record: bool,
+}
+
+/// The `default` DB subnet group: the default VPC's, in every region that
+/// has one, under that name.
+pub const DEFAULT_SUBNET_GROUP: &str = "default";
+
+/// The configuration a snapshot itself carries about its DB, for a restore
+/// whose catalog record is lost: engine settings, storage, port, option
+/// group, IAM authentication and the DB's tags. The class, the subnet and
+/// security groups and custom parameter groups are not in a snapshot; they
+/// are left empty, for the plan to list as missing. A cluster gets one
+/// member, its writer.
+pub fn config_from_snapshot(snapshot: &Snapshot) -> DatabaseConfig {
+    let c = &snapshot.carried;
+    let tags = tags::database_tags(&snapshot.tags);
+    match snapshot.kind {
+        DatabaseKind::Instance => DatabaseConfig::Instance(InstanceConfig {
+            instance_class: String::new(),
+            storage_type: c.storage_type.clone(),
+            allocated_storage_gib: c.allocated_storage_gib,
+            iops: c.iops,
+            storage_throughput: c.storage_throughput,
+            port: c.port,
+            option_group: snapshot.option_group.clone(),
+            iam_database_authentication: c.iam_database_authentication,
+            license_model: c.license_model.clone(),
+            tags,
+            ..InstanceConfig::default()
+        }),
+        DatabaseKind::Cluster => DatabaseConfig::Cluster(ClusterConfig {
+            engine_mode: c.engine_mode.clone(),
+            port: c.port,
+            iam_database_authentication: c.iam_database_authentication,
+            tags,
+            members: vec![ClusterMember {
+                instance_identifier: "writer".to_string(),
+                instance_class: None,
+                is_writer: true,
+                ..ClusterMember::default()
+            }],
+            ..ClusterConfig::default()
+        }),
+    }
 }
 
 /// A name the target region lacks, and the override that supplies it.
@@ -219,9 +270,13 @@ pub enum Calls {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Plan {
     pub calls: Calls,
-    /// Regional names that don't exist in the target region; the restore is
-    /// refused until each is overridden.
+    /// Regional names that don't exist in the target region, and what the
+    /// catalog record would have said; the restore is refused until each is
+    /// given.
     pub missing: Vec<Missing>,
+    /// What the plan decided that a person should know (a default left to
+    /// RDS, a configuration rebuilt from the snapshot alone).
+    pub notes: Vec<String>,
 }
 
 impl Plan {
@@ -266,7 +321,14 @@ fn restored_tags(
 struct Checker<'a> {
     facts: &'a RegionFacts,
     missing: Vec<Missing>,
+    notes: Vec<String>,
+    /// The configuration came from the catalog record (else: from the
+    /// snapshot alone, and the network is unknown).
+    from_record: bool,
 }
+
+/// Why a value is missing when there is no record to say it.
+const NO_RECORD: &str = "unknown: the snapshot has no catalog record";
 
 impl Checker<'_> {
     /// The name to use for a regional group: the override, else the
@@ -310,6 +372,22 @@ impl Checker<'_> {
         captured: Option<&String>,
         overridden: Option<&String>,
     ) -> Option<String> {
+        if overridden.is_none() {
+            if captured.map(String::as_str) == Some(DEFAULT_SUBNET_GROUP) {
+                self.notes.push(
+                    "the DB was in its VPC's default DB subnet group: the restore uses the default DB subnet group of the target region (DBSubnetGroupName left to RDS); give overrides.subnet_group to choose another".to_string(),
+                );
+                return None;
+            }
+            if captured.is_none() && !self.from_record {
+                self.missing.push(Missing {
+                    what: format!("DB subnet group ({NO_RECORD})"),
+                    name: String::new(),
+                    override_field: "subnet_group",
+                });
+                return None;
+            }
+        }
         self.group(
             "DB subnet group",
             captured,
@@ -342,6 +420,13 @@ impl Checker<'_> {
         if let Some(ids) = overridden {
             return ids.clone();
         }
+        if captured.is_empty() && !self.from_record {
+            self.missing.push(Missing {
+                what: format!("VPC security groups ({NO_RECORD})"),
+                name: String::new(),
+                override_field: "security_group_ids",
+            });
+        }
         // Security group IDs are unique to their region: the captured ones
         // can only exist where the DB lived.
         if !same_region && !captured.is_empty() {
@@ -368,7 +453,14 @@ pub fn plan(
     let mut check = Checker {
         facts,
         missing: Vec::new(),
+        notes: Vec::new(),
+        from_record: source.from_record,
     };
+    if !source.from_record {
+        check.notes.push(
+            "the snapshot has no catalog record: the configuration is rebuilt from what the snapshot carries (engine, version, port, storage, option group, IAM authentication, encryption, tags); the class, the network and custom parameter groups must be given".to_string(),
+        );
+    }
     let calls = match (source.kind, source.config) {
         (DatabaseKind::Instance, DatabaseConfig::Instance(c)) => {
             Calls::Instance(instance(source, c, target, overrides, &mut check))
@@ -381,6 +473,7 @@ pub fn plan(
     Ok(Plan {
         calls,
         missing: check.missing,
+        notes: check.notes,
     })
 }
 
@@ -407,13 +500,21 @@ fn instance(
     let storage_throughput = c
         .storage_throughput
         .filter(|_| storage_type.as_deref() == Some("gp3"));
+    let db_instance_class = o
+        .instance_class
+        .clone()
+        .unwrap_or_else(|| c.instance_class.clone());
+    if db_instance_class.is_empty() {
+        check.missing.push(Missing {
+            what: format!("DB instance class ({NO_RECORD})"),
+            name: String::new(),
+            override_field: "instance_class",
+        });
+    }
     RestoreDbInstance {
         db_instance_identifier: target.to_string(),
         db_snapshot_identifier: source.snapshot_id.to_string(),
-        db_instance_class: o
-            .instance_class
-            .clone()
-            .unwrap_or_else(|| c.instance_class.clone()),
+        db_instance_class,
         multi_az,
         publicly_accessible: false,
         port: o.port.or(c.port),
@@ -516,7 +617,11 @@ fn cluster(
                 .or_else(|| m.instance_class.clone());
             if class.is_none() {
                 check.missing.push(Missing {
-                    what: format!("instance class of cluster member {}", m.instance_identifier),
+                    what: if check.from_record {
+                        format!("instance class of cluster member {}", m.instance_identifier)
+                    } else {
+                        format!("instance class of the cluster's writer ({NO_RECORD})")
+                    },
                     name: String::new(),
                     override_field: "instance_class",
                 });
@@ -631,7 +736,165 @@ mod tests {
             engine_version: "16.4",
             config,
             same_region,
+            from_record: true,
         }
+    }
+
+    fn carried_snapshot(kind: DatabaseKind) -> Snapshot {
+        Snapshot {
+            id: "lifeboat-orders-20261124-0400".into(),
+            arn: "arn:aws:rds:us-west-2:123456789012:snapshot:lifeboat-orders-20261124-0400".into(),
+            kind,
+            database: "orders".into(),
+            status: "available".into(),
+            engine: "postgres".into(),
+            encrypted: true,
+            kms_key_id: None,
+            option_group: Some("default:postgres-16".into()),
+            tags: BTreeMap::from([
+                ("team".into(), "payments".into()),
+                (tags::MANAGED.into(), "true".into()),
+                (tags::SOURCE_DB.into(), "orders".into()),
+                (tags::CREATED_AT.into(), "2026-11-24T04:00:00Z".into()),
+            ]),
+            created_at: None,
+            copied_from: Some("us-east-1".into()),
+            carried: crate::domain::model::Carried {
+                engine_version: Some("16.4".into()),
+                port: Some(5432),
+                storage_type: Some("gp3".into()),
+                allocated_storage_gib: Some(100),
+                iops: Some(3000),
+                iam_database_authentication: true,
+                ..Default::default()
+            },
+        }
+    }
+
+    #[test]
+    fn without_a_record_the_snapshot_says_what_it_can_and_the_rest_is_asked_for() {
+        let snapshot = carried_snapshot(DatabaseKind::Instance);
+        let config = config_from_snapshot(&snapshot);
+        let mut from_snapshot = source(DatabaseKind::Instance, &config, false);
+        from_snapshot.from_record = false;
+        let bare = plan(
+            &from_snapshot,
+            "orders-dr",
+            &Overrides::default(),
+            &facts(&[], &[]),
+        )
+        .unwrap();
+        let fields: Vec<&str> = bare.missing.iter().map(|m| m.override_field).collect();
+        assert_eq!(
+            fields,
+            ["instance_class", "subnet_group", "security_group_ids"]
+        );
+        assert!(
+            bare.notes[0].contains("no catalog record"),
+            "{:?}",
+            bare.notes
+        );
+
+        let given = Overrides {
+            instance_class: Some("db.t4g.large".into()),
+            subnet_group: Some("dr-subnets".into()),
+            security_group_ids: Some(vec!["sg-0dr".into()]),
+            ..Overrides::default()
+        };
+        let p = plan(
+            &from_snapshot,
+            "orders-dr",
+            &given,
+            &facts(&["dr-subnets"], &[]),
+        )
+        .unwrap();
+        assert!(p.missing.is_empty(), "{:?}", p.missing);
+        let Calls::Instance(i) = &p.calls else {
+            panic!()
+        };
+        assert_eq!(i.db_instance_class, "db.t4g.large");
+        assert_eq!(i.port, Some(5432));
+        assert_eq!(i.storage_type.as_deref(), Some("gp3"));
+        assert_eq!(i.iops, Some(3000));
+        assert!(i.enable_iam_database_authentication);
+        assert_eq!(
+            i.option_group_name, None,
+            "a default option group is left to RDS"
+        );
+        // The DB's own tags, not Lifeboat's snapshot tags.
+        assert_eq!(i.tags["team"], "payments");
+        assert!(!i.tags.contains_key(tags::MANAGED) && !i.tags.contains_key(tags::CREATED_AT));
+        assert!(!i.publicly_accessible && !i.multi_az);
+    }
+
+    #[test]
+    fn a_cluster_without_a_record_gets_one_writer_of_the_given_class() {
+        let snapshot = carried_snapshot(DatabaseKind::Cluster);
+        let config = config_from_snapshot(&snapshot);
+        let mut from_snapshot = source(DatabaseKind::Cluster, &config, false);
+        from_snapshot.from_record = false;
+        let bare = plan(
+            &from_snapshot,
+            "ledger-dr",
+            &Overrides::default(),
+            &facts(&[], &[]),
+        )
+        .unwrap();
+        assert!(bare
+            .missing
+            .iter()
+            .any(|m| m.override_field == "instance_class" && m.what.contains("writer")));
+        let given = Overrides {
+            instance_class: Some("db.r6g.large".into()),
+            subnet_group: Some("dr-subnets".into()),
+            security_group_ids: Some(vec!["sg-0dr".into()]),
+            ..Overrides::default()
+        };
+        let p = plan(
+            &from_snapshot,
+            "ledger-dr",
+            &given,
+            &facts(&["dr-subnets"], &[]),
+        )
+        .unwrap();
+        assert!(p.missing.is_empty(), "{:?}", p.missing);
+        let Calls::Cluster { cluster, instances } = &p.calls else {
+            panic!()
+        };
+        assert_eq!(cluster.engine_version.as_deref(), Some("16.4"));
+        assert_eq!(instances.len(), 1);
+        assert_eq!(instances[0].db_instance_class, "db.r6g.large");
+        assert_eq!(instances[0].db_instance_identifier, "ledger-dr-1");
+    }
+
+    #[test]
+    fn the_default_subnet_group_is_left_to_rds_and_said_so() {
+        let mut captured = instance_config();
+        captured.subnet_group = Some(DEFAULT_SUBNET_GROUP.into());
+        let config = DatabaseConfig::Instance(captured);
+        let p = plan(
+            &source(DatabaseKind::Instance, &config, false),
+            "orders-dr",
+            &Overrides {
+                security_group_ids: Some(vec!["sg-0dr".into()]),
+                parameter_group: Some("default.postgres16".into()),
+                ..Overrides::default()
+            },
+            &facts(&[], &[]),
+        )
+        .unwrap();
+        assert!(p.missing.is_empty(), "{:?}", p.missing);
+        let Calls::Instance(i) = &p.calls else {
+            panic!()
+        };
+        assert_eq!(i.db_subnet_group_name, None);
+        assert!(
+            p.notes
+                .iter()
+                .any(|n| n.contains("default DB subnet group")),
+            "{:?}",
+            p.notes
+        );
     }
 
     #[test]

@@ -67,6 +67,18 @@ pub fn snapshot_tags(
     ]
 }
 
+/// The tags Lifeboat puts on a snapshot, which are not the DB's own.
+pub const ON_SNAPSHOTS: [&str; 5] = [MANAGED, SOURCE_DB, SOURCE_REGION, TRIGGER, CREATED_AT];
+
+/// The DB's own tags among a snapshot's: what RDS copied from the DB,
+/// without Lifeboat's snapshot tags and the reserved ones.
+pub fn database_tags(snapshot_tags: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    passable(snapshot_tags)
+        .into_iter()
+        .filter(|(k, _)| !ON_SNAPSHOTS.contains(&k.as_str()))
+        .collect()
+}
+
 /// RDS refuses tags with the reserved `aws:` prefix when they are passed
 /// explicitly (they are set by AWS itself), so they are never copied along.
 pub fn is_reserved(key: &str) -> bool {

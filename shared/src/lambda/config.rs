@@ -23,6 +23,7 @@ pub const DR_OPTION_GROUPS: &str = "LIFEBOAT_DR_OPTION_GROUPS";
 pub const RETENTION: &str = "LIFEBOAT_RETENTION";
 pub const DR_RETENTION: &str = "LIFEBOAT_DR_RETENTION";
 pub const DRY_RUN: &str = "LIFEBOAT_DRY_RUN";
+pub const DR_CATALOG_BUCKETS: &str = "LIFEBOAT_DR_CATALOG_BUCKETS";
 pub const REGION: &str = "AWS_REGION";
 
 /// Every Lifeboat setting, for checks that a deployment sets only real ones.
@@ -39,6 +40,7 @@ pub const ALL: &[&str] = &[
     RETENTION,
     DR_RETENTION,
     DRY_RUN,
+    DR_CATALOG_BUCKETS,
 ];
 
 pub const DEFAULT_SELECT_TAG: &str = "lifeboat:backup=true";
@@ -72,6 +74,8 @@ pub struct Config {
     pub dr_retention: Option<Policy>,
     /// Report what would happen, change nothing (prune, restore).
     pub dry_run: bool,
+    /// DR region -> the catalog bucket there (its recovery stack's).
+    pub dr_catalog_buckets: BTreeMap<String, String>,
 }
 
 impl Config {
@@ -91,7 +95,7 @@ impl Config {
 
         let region = required(REGION)?;
         let catalog_bucket = required(CATALOG_BUCKET)?;
-        validate_bucket_name(&catalog_bucket)?;
+        validate_bucket_name(CATALOG_BUCKET, &catalog_bucket)?;
 
         let catalog_prefix = match get(CATALOG_PREFIX).unwrap_or_default() {
             p if p.is_empty() || p.ends_with('/') => p,
@@ -155,6 +159,11 @@ impl Config {
             None => BTreeMap::new(),
         };
 
+        let dr_catalog_buckets = match get(DR_CATALOG_BUCKETS).filter(|v| !v.is_empty()) {
+            Some(text) => parse_catalog_buckets(&text, &dr_regions)?,
+            None => BTreeMap::new(),
+        };
+
         let policy = |name: &'static str| -> Result<Option<Policy>, Error> {
             match get(name).filter(|v| !v.is_empty()) {
                 Some(text) => Policy::parse(&text)
@@ -189,6 +198,7 @@ impl Config {
             retention,
             dr_retention,
             dry_run,
+            dr_catalog_buckets,
         })
     }
 
@@ -206,6 +216,51 @@ impl Config {
         } else {
             self.retention.as_ref()
         }
+    }
+
+    /// Every DR region has a catalog bucket: what copy and prune check at
+    /// start, so that no copy is made that its region's catalog would not
+    /// know about.
+    pub fn require_dr_catalog_buckets(&self) -> Result<(), Error> {
+        if self.dr_regions.is_empty() {
+            return Ok(());
+        }
+        if self.dr_catalog_buckets.is_empty() {
+            return Err(Error::MissingSetting(DR_CATALOG_BUCKETS));
+        }
+        match self
+            .dr_regions
+            .iter()
+            .find(|r| !self.dr_catalog_buckets.contains_key(*r))
+        {
+            Some(region) => Err(malformed(
+                DR_CATALOG_BUCKETS,
+                &format_map(&self.dr_catalog_buckets),
+                &format!("DR region {region} has no catalog bucket: add {region}=<its recovery stack's CatalogBucketName>"),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// The catalog bucket of `region`: this function's own bucket in its own
+    /// region, the configured DR bucket in a DR region.
+    pub fn catalog_bucket_in(&self, region: &str) -> Result<&str, Error> {
+        if region == self.region {
+            return Ok(&self.catalog_bucket);
+        }
+        self.dr_catalog_buckets
+            .get(region)
+            .map(String::as_str)
+            .ok_or_else(|| {
+                malformed(
+                    DR_CATALOG_BUCKETS,
+                    &format_map(&self.dr_catalog_buckets),
+                    &format!(
+                        "no catalog bucket for {region}, and it is not this function's region ({})",
+                        self.region
+                    ),
+                )
+            })
     }
 
     /// The DR regions, for the functions that cannot work without one.
@@ -317,6 +372,48 @@ fn parse_option_groups(
     Ok(groups)
 }
 
+fn parse_catalog_buckets(
+    text: &str,
+    dr_regions: &[String],
+) -> Result<BTreeMap<String, String>, Error> {
+    let mut buckets = BTreeMap::new();
+    for entry in text.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let (region, bucket) = entry
+            .split_once('=')
+            .map(|(r, b)| (r.trim(), b.trim()))
+            .filter(|(r, b)| !r.is_empty() && !b.is_empty())
+            .ok_or_else(|| {
+                malformed(
+                    DR_CATALOG_BUCKETS,
+                    text,
+                    &format!("{entry:?} is not region=bucket"),
+                )
+            })?;
+        if !dr_regions.iter().any(|r| r == region) {
+            return Err(unknown_region(DR_CATALOG_BUCKETS, text, region));
+        }
+        validate_bucket_name(DR_CATALOG_BUCKETS, bucket)?;
+        if buckets
+            .insert(region.to_string(), bucket.to_string())
+            .is_some()
+        {
+            return Err(malformed(
+                DR_CATALOG_BUCKETS,
+                text,
+                &format!("{region} has two buckets"),
+            ));
+        }
+    }
+    Ok(buckets)
+}
+
+fn format_map(map: &BTreeMap<String, String>) -> String {
+    map.iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 fn malformed(name: &'static str, value: &str, problem: &str) -> Error {
     Error::MalformedSetting {
         name,
@@ -327,7 +424,7 @@ fn malformed(name: &'static str, value: &str, problem: &str) -> Error {
 
 /// S3's bucket naming rules, enough to catch an ARN or a URL pasted by
 /// mistake.
-fn validate_bucket_name(name: &str) -> Result<(), Error> {
+fn validate_bucket_name(setting: &'static str, name: &str) -> Result<(), Error> {
     let ok_chars = name
         .chars()
         .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.');
@@ -337,7 +434,7 @@ fn validate_bucket_name(name: &str) -> Result<(), Error> {
         Ok(())
     } else {
         Err(malformed(
-            CATALOG_BUCKET,
+            setting,
             name,
             "expected a bucket name (3-63 lower-case letters, digits, '-' or '.'), not an ARN or URL",
         ))
@@ -429,6 +526,42 @@ mod tests {
     }
 
     #[test]
+    fn every_dr_region_needs_a_catalog_bucket() {
+        let mut vars = BASE.to_vec();
+        vars.extend([
+            (DR_REGIONS, "us-west-2,eu-west-1"),
+            (DR_CATALOG_BUCKETS, "us-west-2=catalog-usw2"),
+        ]);
+        let c = config(&vars).unwrap();
+        let err = c.require_dr_catalog_buckets().unwrap_err().to_string();
+        assert!(
+            err.contains(DR_CATALOG_BUCKETS) && err.contains("eu-west-1"),
+            "{err}"
+        );
+        assert_eq!(c.catalog_bucket_in("us-west-2").unwrap(), "catalog-usw2");
+        assert_eq!(c.catalog_bucket_in("us-east-1").unwrap(), "dr-catalog");
+        assert!(c.catalog_bucket_in("eu-west-1").is_err());
+
+        vars[3] = (
+            DR_CATALOG_BUCKETS,
+            "us-west-2=catalog-usw2, eu-west-1=catalog-euw1",
+        );
+        let c = config(&vars).unwrap();
+        c.require_dr_catalog_buckets().unwrap();
+        assert_eq!(c.catalog_bucket_in("eu-west-1").unwrap(), "catalog-euw1");
+
+        let mut vars = BASE.to_vec();
+        vars.push((DR_REGIONS, "us-west-2"));
+        let err = config(&vars)
+            .unwrap()
+            .require_dr_catalog_buckets()
+            .unwrap_err();
+        assert!(matches!(err, Error::MissingSetting(DR_CATALOG_BUCKETS)));
+        // No DR regions (a recovery stack): nothing to require.
+        config(&BASE).unwrap().require_dr_catalog_buckets().unwrap();
+    }
+
+    #[test]
     fn retention_policies_and_dry_run_are_read() {
         let mut vars = BASE.to_vec();
         vars.extend([
@@ -482,6 +615,24 @@ mod tests {
                 "region:source-group=target-group",
             ),
             (vec![(MAX_INFLIGHT_COPIES, "21")], "from 1 to 20"),
+            (
+                vec![
+                    (DR_REGIONS, "us-west-2"),
+                    (DR_CATALOG_BUCKETS, "eu-west-1=b-eu"),
+                ],
+                "not one of the DR regions",
+            ),
+            (
+                vec![(DR_REGIONS, "us-west-2"), (DR_CATALOG_BUCKETS, "us-west-2")],
+                "is not region=bucket",
+            ),
+            (
+                vec![
+                    (DR_REGIONS, "us-west-2"),
+                    (DR_CATALOG_BUCKETS, "us-west-2=arn:aws:s3:::b"),
+                ],
+                "expected a bucket name",
+            ),
         ] {
             let mut vars = BASE.to_vec();
             vars.extend(extra);

@@ -41,13 +41,25 @@ impl Context {
         Context { config, clients }
     }
 
-    /// The catalog in the source region's bucket.
+    /// The catalog in this function's own region's bucket.
     pub fn catalog(&self) -> Catalog {
         Catalog::new(
             self.clients.s3.clone(),
             &self.config.catalog_bucket,
             &self.config.catalog_prefix,
         )
+    }
+
+    /// The catalog of `region`: the function's own bucket in its own
+    /// region, the DR region's bucket (`LIFEBOAT_DR_CATALOG_BUCKETS`) in a DR
+    /// region, each reached through its own region's endpoint.
+    pub fn catalog_in(&self, region: &str) -> Result<Catalog, Error> {
+        let bucket = self.config.catalog_bucket_in(region)?;
+        Ok(Catalog::new(
+            self.clients.s3_in(region),
+            bucket,
+            &self.config.catalog_prefix,
+        ))
     }
 
     /// The publisher for Lifeboat's events on the configured bus.

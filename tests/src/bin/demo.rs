@@ -1,12 +1,15 @@
 //! The demo: the DR cycle against a local AWS emulator, start to finish.
 //!
-//! Starts moto, seeds a small fleet, runs the release `lifeboat-snapshot`
-//! binary through a local Lambda Runtime API with the sample events, and
-//! prints what it did: outcomes, snapshots, catalog records, events, and
-//! what the run cost (init, handler time, peak memory, binary size).
+//! Starts moto, seeds a small fleet, runs the release function binaries
+//! through a local Lambda Runtime API with the sample events (snapshot,
+//! copy, prune, restore), takes the source region down and restores from
+//! the DR region's recovery stack, and prints what it did: outcomes,
+//! snapshots, catalog records, events, and what the run cost (init, handler
+//! time, peak memory, binary size).
 
 use std::time::Duration;
 
+use lifeboat_tests::proxy::Proxy;
 use lifeboat_tests::runtime::{run_function, Run};
 use lifeboat_tests::{binaries, moto, sample_event, seed, World};
 use serde_json::Value;
@@ -128,6 +131,46 @@ async fn main() {
     ];
     let run = run_steps(&binaries[3], &env, &world, &restore_steps).await;
     costs.push(("lifeboat-restore", run));
+
+    let recovery = DR_REGIONS[0];
+    println!("\n#### 5. {REGION} goes dark: restore ledger from the recovery stack in {recovery}");
+    // Every request signed for the source region is refused from here on.
+    let proxy = Proxy::start(moto::endpoint(), Duration::ZERO, Duration::ZERO)
+        .unwrap_or_else(|e| panic!("start the proxy: {e}"));
+    proxy.take_down(REGION);
+    let mut recovery_env = world.settings_in(recovery, &[]);
+    for (name, value) in &mut recovery_env {
+        if name == "AWS_ENDPOINT_URL" {
+            *value = proxy.url();
+        }
+    }
+    println!(
+        "   the recovery stack's restore: AWS_REGION={recovery}, its own catalog s3://{}/, no call to {REGION}",
+        world.catalog_bucket(recovery)
+    );
+    let recovery_steps = [
+        (
+            "{\"database\": \"ledger\", \"target\": \"ledger-recovered\", \"dry_run\": true}",
+            "dry run from the DR region's own catalog",
+        ),
+        (
+            "{\"database\": \"ledger\", \"target\": \"ledger-recovered\"}",
+            "the restore, with nothing from the source region",
+        ),
+        (
+            "{\"action\": \"status\", \"target\": \"ledger-recovered\"}",
+            "status: back, and how long it took",
+        ),
+    ];
+    run_steps(&binaries[3], &recovery_env, &world, &recovery_steps).await;
+    let tally = proxy.take();
+    println!(
+        "\n   requests for {REGION}: {} (refused: {}); for {recovery}: {}",
+        tally.in_region(REGION),
+        tally.refused.values().sum::<u64>(),
+        tally.in_region(recovery)
+    );
+    proxy.bring_up(REGION);
 
     print_records(&world).await;
     print_events(&world);
@@ -303,7 +346,7 @@ async fn print_snapshots(world: &World, region: &str) {
 async fn print_records(world: &World) {
     let records = world.records().await;
     println!(
-        "\n#### 5. The catalog: s3://{}/ ({} records)",
+        "\n#### 6. The catalog: s3://{}/ ({} records)",
         world.bucket,
         records.len()
     );
@@ -325,11 +368,29 @@ async fn print_records(world: &World) {
             println!("   {line}");
         }
     }
+    for region in DR_REGIONS {
+        let records = world.records_in(region).await;
+        println!(
+            "\n   {region}'s catalog s3://{}/ ({} records):",
+            world.catalog_bucket(region),
+            records.len()
+        );
+        for (key, record) in &records {
+            println!(
+                "   {:<17} {key}",
+                record["kind"].as_str().unwrap_or_default()
+            );
+        }
+    }
 }
 
 fn print_events(world: &World) {
     let events = world.published();
-    println!("\n#### 6. Events on the bus ({})", events.len());
+    println!(
+        "\n#### 7. Events on the bus in {} ({})",
+        world.region,
+        events.len()
+    );
     for e in &events {
         let d = &e["detail"];
         println!(

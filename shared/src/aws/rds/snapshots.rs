@@ -8,7 +8,7 @@ use aws_sdk_rds::Client;
 
 use super::{owned, sdk_tags, tags, time, unless};
 use crate::domain::copy_plan::is_copy_limit_message;
-use crate::domain::model::{Database, DatabaseKind, Snapshot};
+use crate::domain::model::{Carried, Database, DatabaseKind, Snapshot};
 use crate::error::Error;
 
 /// A snapshot as RDS reported it back.
@@ -97,6 +97,7 @@ struct Parts<'a> {
     tags: &'a [Tag],
     created_at: Option<&'a aws_sdk_rds::primitives::DateTime>,
     copied_from: Option<&'a str>,
+    carried: Carried,
 }
 
 impl SdkSnapshot for DbSnapshot {
@@ -115,6 +116,19 @@ impl SdkSnapshot for DbSnapshot {
             created_at: self.snapshot_create_time(),
             // A copy names the region it came from.
             copied_from: self.source_region(),
+            carried: Carried {
+                engine_version: owned(self.engine_version()),
+                engine_mode: None,
+                port: self.port(),
+                storage_type: owned(self.storage_type()),
+                allocated_storage_gib: self.allocated_storage(),
+                iops: self.iops(),
+                storage_throughput: self.storage_throughput(),
+                iam_database_authentication: self
+                    .iam_database_authentication_enabled()
+                    .unwrap_or(false),
+                license_model: owned(self.license_model()),
+            },
         }
     }
 }
@@ -136,6 +150,19 @@ impl SdkSnapshot for DbClusterSnapshot {
             created_at: self.snapshot_create_time(),
             // A copy names the snapshot it came from.
             copied_from: self.source_db_cluster_snapshot_arn(),
+            carried: Carried {
+                engine_version: owned(self.engine_version()),
+                engine_mode: owned(self.engine_mode()),
+                port: self.port(),
+                storage_type: owned(self.storage_type()),
+                allocated_storage_gib: self.allocated_storage(),
+                iops: None,
+                storage_throughput: self.storage_throughput(),
+                iam_database_authentication: self
+                    .iam_database_authentication_enabled()
+                    .unwrap_or(false),
+                license_model: owned(self.license_model()),
+            },
         }
     }
 }
@@ -156,6 +183,7 @@ fn snapshot<S: SdkSnapshot>(s: &S) -> Snapshot {
         tags: tags(p.tags),
         created_at: time(p.created_at),
         copied_from: owned(p.copied_from),
+        carried: p.carried,
     }
 }
 

@@ -1,4 +1,6 @@
-//! A latency-injecting, counting HTTP/1.1 reverse proxy in front of moto.
+//! A latency-injecting, counting HTTP/1.1 reverse proxy in front of moto,
+//! which can also take a region down: the benchmark measures through it,
+//! and the tests make outages with it.
 //!
 //! Real AWS answers in tens of milliseconds, moto in about one, so against
 //! bare moto a one-call-at-a-time client looks as fast as a concurrent one.
@@ -11,8 +13,13 @@
 //! delay only its own connection, as a network round trip would. Request
 //! bodies are read whole (by `Content-Length` or `Transfer-Encoding:
 //! chunked`) and forwarded with a `Content-Length`; responses likewise.
+//!
+//! A region that is down (`Proxy::take_down`) gets no request through: a
+//! request whose SigV4 credential scope names it is answered `503` with
+//! error code `RegionUnavailable` and never reaches moto, as if the
+//! region's endpoints were gone.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
@@ -43,11 +50,17 @@ pub struct Tally {
     pub calls: BTreeMap<Call, u64>,
     /// Answers other than 2xx, by operation and status.
     pub failures: BTreeMap<String, u64>,
+    /// Requests refused because their region was down, by call.
+    #[serde(serialize_with = "calls_as_list")]
+    pub refused: BTreeMap<Call, u64>,
     /// Where the time went, by operation (all regions together).
     pub timing: BTreeMap<String, Timing>,
     /// When counting started: the origin of `Timing`'s times.
     #[serde(skip)]
     since: Option<Instant>,
+    /// Answers other than 2xx (refusals included), by call.
+    #[serde(skip)]
+    answers_failed: BTreeMap<Call, u64>,
 }
 
 /// The time spent on one operation's calls.
@@ -94,11 +107,32 @@ impl Tally {
 
 impl Tally {
     /// Calls of `operation` in any region.
-    #[cfg(test)]
     pub fn count(&self, operation: &str) -> u64 {
         self.calls
             .iter()
             .filter(|(c, _)| c.operation == operation)
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    /// Requests signed for `region`, forwarded or refused.
+    pub fn in_region(&self, region: &str) -> u64 {
+        self.calls
+            .iter()
+            .filter(|(c, _)| c.region == region)
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    /// Requests for `region` that moto answered with a 2xx.
+    pub fn succeeded_in(&self, region: &str) -> u64 {
+        self.in_region(region) - self.failed_in(region)
+    }
+
+    fn failed_in(&self, region: &str) -> u64 {
+        self.answers_failed
+            .iter()
+            .filter(|(c, _)| c.region == region)
             .map(|(_, n)| n)
             .sum()
     }
@@ -123,11 +157,19 @@ struct Shared {
     latency: Duration,
     connect_latency: Duration,
     tally: Mutex<Tally>,
+    down: Mutex<BTreeSet<String>>,
 }
 
 impl Shared {
     fn tally(&self) -> std::sync::MutexGuard<'_, Tally> {
         self.tally.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn is_down(&self, region: &str) -> bool {
+        self.down
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(region)
     }
 }
 
@@ -153,6 +195,7 @@ impl Proxy {
             latency,
             connect_latency,
             tally: Mutex::new(Tally::default()),
+            down: Mutex::new(BTreeSet::new()),
         });
         let accepting = shared.clone();
         thread::spawn(move || {
@@ -179,6 +222,25 @@ impl Proxy {
 
     pub fn connect_latency(&self) -> Duration {
         self.shared.connect_latency
+    }
+
+    /// Takes `region` down: from now on no request signed for it reaches
+    /// moto.
+    pub fn take_down(&self, region: &str) {
+        self.shared
+            .down
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(region.to_string());
+    }
+
+    /// Brings `region` back.
+    pub fn bring_up(&self, region: &str) {
+        self.shared
+            .down
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(region);
     }
 
     /// What was counted since the last call, and a fresh count from now.
@@ -459,6 +521,24 @@ fn serve(client: TcpStream, shared: &Shared) -> io::Result<()> {
         if !shared.latency.is_zero() {
             thread::sleep(shared.latency);
         }
+        if shared.is_down(&call.region) {
+            {
+                let mut tally = shared.tally();
+                *tally.refused.entry(call.clone()).or_insert(0) += 1;
+                *tally.answers_failed.entry(call.clone()).or_insert(0) += 1;
+            }
+            let message = format!(
+                "<Error><Code>RegionUnavailable</Code><Message>{} is down (the test proxy refuses every request for it)</Message></Error>",
+                call.region
+            );
+            writer.write_all(&encode(
+                "HTTP/1.1 503 Service Unavailable",
+                &[("Content-Type".to_string(), "text/xml".to_string())],
+                message.as_bytes(),
+                false,
+            ))?;
+            continue;
+        }
 
         let request = encode(
             &format!("{method} {target} HTTP/1.1"),
@@ -498,11 +578,14 @@ fn serve(client: TcpStream, shared: &Shared) -> io::Result<()> {
                     message.as_bytes(),
                     false,
                 ))?;
-                *shared
-                    .tally()
-                    .failures
-                    .entry(format!("{} HTTP 502", call.operation))
-                    .or_insert(0) += 1;
+                {
+                    let mut tally = shared.tally();
+                    *tally
+                        .failures
+                        .entry(format!("{} HTTP 502", call.operation))
+                        .or_insert(0) += 1;
+                    *tally.answers_failed.entry(call.clone()).or_insert(0) += 1;
+                }
                 upstream = None;
                 continue;
             }
@@ -514,6 +597,7 @@ fn serve(client: TcpStream, shared: &Shared) -> io::Result<()> {
             let mut tally = shared.tally();
             tally.answered(&call.operation, sent.elapsed(), Instant::now());
             if !(200..300).contains(&status) {
+                *tally.answers_failed.entry(call.clone()).or_insert(0) += 1;
                 *tally
                     .failures
                     .entry(format!("{} HTTP {status}", call.operation))
