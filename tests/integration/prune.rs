@@ -64,6 +64,22 @@ async fn a_year_of_snapshots() -> World {
         .send()
         .await
         .unwrap();
+    // And one wearing Lifeboat's tags but not its name: a hand-made copy of
+    // a Lifeboat snapshot, which the policy would delete were it Lifeboat's.
+    let tag = |k: &str, v: &str| aws_sdk_rds::types::Tag::builder().key(k).value(v).build();
+    world
+        .clients
+        .rds
+        .create_db_snapshot()
+        .db_instance_identifier("orders")
+        .db_snapshot_identifier("copied-by-hand")
+        .tags(tag("lifeboat:managed", "true"))
+        .tags(tag("lifeboat:source-db", "orders"))
+        .tags(tag("lifeboat:source-region", SOURCE))
+        .tags(tag("lifeboat:created-at", "2026-10-15T04:00:00Z"))
+        .send()
+        .await
+        .unwrap();
     world.published();
     world
 }
@@ -133,6 +149,7 @@ fn expected_in_source() -> Vec<String> {
     ]);
     let mut ids = ids(&days);
     ids.push("hand-made".to_string());
+    ids.push("copied-by-hand".to_string());
     ids.sort();
     ids
 }
@@ -150,7 +167,7 @@ fn expected_in_dr() -> Vec<String> {
 #[tokio::test]
 async fn a_year_of_snapshots_is_pruned_to_exactly_what_the_policy_keeps() {
     let world = a_year_of_snapshots().await;
-    assert_eq!(snapshot_ids(&world, SOURCE).await.len(), 366);
+    assert_eq!(snapshot_ids(&world, SOURCE).await.len(), 367);
     assert_eq!(snapshot_ids(&world, DR).await.len(), 365);
 
     // Dry run, from the setting: the full report, nothing deleted.
@@ -160,7 +177,7 @@ async fn a_year_of_snapshots_is_pruned_to_exactly_what_the_policy_keeps() {
     assert_eq!(report.counts.get("would_delete"), Some(&(345 + 361)));
     assert_eq!(report.counts.get("kept"), Some(&(20 + 4)));
     assert_eq!(report.counts.get("deleted"), None);
-    assert_eq!(snapshot_ids(&world, SOURCE).await.len(), 366);
+    assert_eq!(snapshot_ids(&world, SOURCE).await.len(), 367);
     assert_eq!(snapshot_ids(&world, DR).await.len(), 365);
     // ... and from the event.
     let report = lifeboat_prune::handle(
@@ -248,6 +265,34 @@ async fn a_year_of_snapshots_is_pruned_to_exactly_what_the_policy_keeps() {
         .unwrap();
     assert_eq!(again.counts.get("deleted"), None, "{:?}", again.counts);
     assert_eq!(snapshot_ids(&world, SOURCE).await, expected_in_source());
+
+    // The copy reconcile knows the DR policy: it does not copy back what
+    // prune just deleted there.
+    let copy = lifeboat_copy::handle(&prune_context(&world, false), lambda(scheduled(NOW)))
+        .await
+        .unwrap();
+    assert_eq!(copy.counts.get("copied"), None, "{:?}", copy.counts);
+    // The source keeps 20 of Lifeboat's snapshots: 4 have copies there, and
+    // the DR policy wants none of the other 16.
+    assert_eq!(copy.counts.get("exists"), Some(&4), "{:?}", copy.counts);
+    assert_eq!(copy.counts.get("skipped"), Some(&16), "{:?}", copy.counts);
+    let skipped = copy
+        .outcomes
+        .iter()
+        .find(|o| {
+            matches!(
+                o.outcome,
+                lifeboat::domain::outcome::Outcome::Skipped { .. }
+            )
+        })
+        .unwrap();
+    assert!(
+        serde_json::to_string(skipped)
+            .unwrap()
+            .contains("DR retention policy"),
+        "{skipped:?}"
+    );
+    assert_eq!(snapshot_ids(&world, DR).await, expected_in_dr());
 }
 
 #[tokio::test]

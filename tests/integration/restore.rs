@@ -103,6 +103,20 @@ async fn an_instance_is_restored_in_the_dr_region_from_the_latest_copy_as_it_was
     assert_eq!(call["PubliclyAccessible"], false);
     assert_eq!(call["Tags"]["team"], "payments");
     assert!(
+        call["Tags"].get("lifeboat:backup").is_none(),
+        "a restored DB is not selected for snapshots unless asked: {plan:#}"
+    );
+    let kept = succeed(
+        &world,
+        json!({"database": "orders", "target": "orders-restored", "dry_run": true,
+               "overrides": {"keep_selection_tag": true}}),
+    )
+    .await;
+    assert_eq!(
+        kept["plan"]["RestoreDBInstanceFromDBSnapshot"]["Tags"]["lifeboat:backup"],
+        "true"
+    );
+    assert!(
         dbs_in_dr(&world).await.is_empty(),
         "a dry run creates nothing"
     );

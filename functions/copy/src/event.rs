@@ -24,12 +24,18 @@ const ACCEPTED: &str = "an \"RDS DB Snapshot Event\" (RDS-EVENT-0042), an \"RDS 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Request {
     /// Copy these snapshots (identifiers or ARNs in the source region).
+    /// `now` (the event's time, or the clock if earlier) is the time the
+    /// DR retention policy is applied at, as prune applies it.
     Snapshots {
         trigger: Trigger,
         snapshots: Vec<String>,
+        now: DateTime<Utc>,
     },
     /// Copy every available managed snapshot that lacks a copy somewhere.
-    Reconcile { trigger: Trigger },
+    Reconcile {
+        trigger: Trigger,
+        now: DateTime<Utc>,
+    },
     /// An RDS event that is not about a new manual snapshot.
     Nothing { trigger: Trigger, note: String },
 }
@@ -60,23 +66,25 @@ pub fn parse(payload: &Value, now: DateTime<Utc>) -> Result<Request, Error> {
     if payload.is_empty() {
         return Ok(Request::Reconcile {
             trigger: Trigger::new(TriggerKind::Schedule),
+            now,
         });
     }
     if let Some(detail_type) = payload.detail_type() {
         return match detail_type.as_str() {
             Some(SCHEDULED_EVENT) => {
                 let event: CloudWatchEvent<Value> = payload.typed(SCHEDULED_EVENT)?;
-                trigger::event_time(event.time, now)?;
+                let time = trigger::event_time(event.time, now)?;
                 Ok(Request::Reconcile {
                     trigger: Trigger {
                         event_id: event.id,
                         ..Trigger::new(TriggerKind::Schedule)
                     },
+                    now: time.min(now),
                 })
             }
             Some(kind @ (DB_SNAPSHOT_EVENT | DB_CLUSTER_SNAPSHOT_EVENT)) => {
                 let event: CloudWatchEvent<RdsEventDetail> = payload.typed(kind)?;
-                trigger::event_time(event.time, now)?;
+                let time = trigger::event_time(event.time, now)?;
                 let detail = event
                     .detail
                     .ok_or_else(|| Error::InvalidEvent(format!("{kind} has no detail")))?;
@@ -100,6 +108,7 @@ pub fn parse(payload: &Value, now: DateTime<Utc>) -> Result<Request, Error> {
                 Ok(Request::Snapshots {
                     trigger,
                     snapshots: vec![snapshot],
+                    now: time.min(now),
                 })
             }
             _ => Err(payload.unsupported_detail_type(detail_type)),
@@ -126,6 +135,7 @@ pub fn parse(payload: &Value, now: DateTime<Utc>) -> Result<Request, Error> {
         return Ok(Request::Snapshots {
             trigger: Trigger::new(TriggerKind::Manual),
             snapshots,
+            now,
         });
     }
     Err(payload.unrecognised())
@@ -153,8 +163,9 @@ mod tests {
 
     #[test]
     fn rds_snapshot_events_name_their_snapshot() {
-        let Request::Snapshots { trigger, snapshots } =
-            parse(&sample("copy-db-snapshot-created.json"), now()).unwrap()
+        let Request::Snapshots {
+            trigger, snapshots, ..
+        } = parse(&sample("copy-db-snapshot-created.json"), now()).unwrap()
         else {
             panic!()
         };
@@ -183,6 +194,21 @@ mod tests {
             parse(&event, now()).unwrap(),
             Request::Nothing { .. }
         ));
+    }
+
+    #[test]
+    fn now_is_the_event_time_or_the_clock_if_earlier() {
+        let mut event = sample("copy-scheduled.json");
+        event["time"] = json!("2026-11-19T12:00:00Z");
+        let Request::Reconcile { now: at, .. } = parse(&event, now()).unwrap() else {
+            panic!()
+        };
+        assert_eq!(at, Utc.with_ymd_and_hms(2026, 11, 19, 12, 0, 0).unwrap());
+        event["time"] = json!("2026-11-26T12:04:00Z");
+        let Request::Reconcile { now: at, .. } = parse(&event, now()).unwrap() else {
+            panic!()
+        };
+        assert_eq!(at, now());
     }
 
     #[test]

@@ -9,7 +9,7 @@
 pub mod event;
 pub mod records;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use futures_util::{stream, StreamExt};
 use lambda_runtime::LambdaEvent;
 use lifeboat::aws::publisher::Announcement;
@@ -40,6 +40,8 @@ pub const SETTINGS: &[&str] = &[
     lifeboat::lambda::config::MAX_INFLIGHT_COPIES,
     lifeboat::lambda::config::DR_OPTION_GROUPS,
     lifeboat::lambda::config::DR_CATALOG_BUCKETS,
+    lifeboat::lambda::config::RETENTION,
+    lifeboat::lambda::config::DR_RETENTION,
 ];
 
 /// Checks at cold start what this function cannot run without: DR regions,
@@ -68,17 +70,23 @@ pub async fn run(ctx: &Context, request: Request) -> Result<Summary, Error> {
         other => other,
     };
     let reconcile = matches!(request, Request::Reconcile { .. });
+    let now = match &request {
+        Request::Reconcile { now, .. } | Request::Snapshots { now, .. } => *now,
+        Request::Nothing { .. } => Utc::now(),
+    };
     let sources = async {
         match request {
             // Answered above; nothing to list.
             Request::Nothing { trigger, .. } => Ok((trigger, Vec::new(), Vec::new())),
-            Request::Reconcile { trigger } => rds::describe_manual_snapshots(&ctx.clients.rds)
+            Request::Reconcile { trigger, .. } => rds::describe_manual_snapshots(&ctx.clients.rds)
                 .await
                 .map(|all| {
                     let sources = all.into_iter().filter(|s| is_original(ctx, s)).collect();
                     (trigger, sources, Vec::new())
                 }),
-            Request::Snapshots { trigger, snapshots } => resolve(ctx, &snapshots)
+            Request::Snapshots {
+                trigger, snapshots, ..
+            } => resolve(ctx, &snapshots)
                 .await
                 .map(|(sources, outcomes)| (trigger, sources, outcomes)),
         }
@@ -118,10 +126,16 @@ pub async fn run(ctx: &Context, request: Request) -> Result<Summary, Error> {
         kms_keys: Some(&ctx.config.dr_kms_keys),
         option_groups: Some(&ctx.config.dr_option_groups),
         limits: Some(CopyLimits::new(ctx.config.max_inflight_copies)),
+        // What prune keeps in the DR regions (one policy for all of them):
+        // a copy it would delete is not made.
+        retention: dr_regions
+            .first()
+            .and_then(|r| ctx.config.retention_for(r))
+            .map(|policy| (policy, now)),
     };
     let plan = copy_plan::plan(&sources, &reachable, &settings);
     let results: Vec<(Entry, Option<Announcement>)> = stream::iter(plan)
-        .map(|planned| carry_out(ctx, &catalogs, &trigger, planned))
+        .map(|planned| carry_out(ctx, &catalogs, &trigger, planned, now))
         .buffer_unordered(ctx.config.concurrency)
         .collect()
         .await;
@@ -197,7 +211,8 @@ async fn resolve(ctx: &Context, names: &[String]) -> Result<(Vec<Snapshot>, Vec<
         };
         if !snapshot.is_managed() {
             outcomes.push(skipped(format!(
-                "not a Lifeboat snapshot (no tag {}=true)",
+                "not a Lifeboat snapshot (Lifeboat's are named {}* and tagged {}=true)",
+                lifeboat::domain::naming::PREFIX,
                 tags::MANAGED
             )));
         } else if snapshot.source_region() != Some(ctx.config.region.as_str()) {
@@ -240,6 +255,7 @@ async fn carry_out(
     catalogs: &Catalogs,
     trigger: &Trigger,
     planned: PlannedCopy<'_>,
+    now: DateTime<Utc>,
 ) -> (Entry, Option<Announcement>) {
     let PlannedCopy {
         snapshot,
@@ -264,6 +280,12 @@ async fn carry_out(
             Some(event),
         )
     };
+    // Waiting for a copy slot is normal for minutes; for over an hour it is
+    // a failure, so that the error alarm fires.
+    let deferred = |reason: String| match copy_plan::overdue(snapshot, now) {
+        Some(late) => failed(format!("{reason}; {late}")),
+        None => (entry(snapshot, &region, Outcome::Deferred { reason }), None),
+    };
     let (kms_key_id, option_group) = match action {
         // There already: its records are written if any is missing.
         CopyAction::Exists { arn } => {
@@ -282,10 +304,11 @@ async fn carry_out(
                 Err(error) => failed(error),
             };
         }
-        CopyAction::Deferred { reason } => {
-            return (entry(snapshot, &region, Outcome::Deferred { reason }), None)
-        }
+        CopyAction::Deferred { reason } => return deferred(reason),
         CopyAction::Failed { reason } => return failed(reason),
+        CopyAction::Skipped { reason } => {
+            return (entry(snapshot, &region, Outcome::Skipped { reason }), None)
+        }
         CopyAction::Start {
             kms_key_id,
             option_group,
@@ -307,7 +330,7 @@ async fn carry_out(
         Ok(CopyResult::AlreadyExists) => (Outcome::Exists, arn_in(&snapshot.arn, &region)),
         Ok(CopyResult::CopyLimit(message)) => {
             let reason = format!("RDS's limit on copies in progress into {region} was reached ({message}); the next reconcile copies it");
-            return (entry(snapshot, &region, Outcome::Deferred { reason }), None);
+            return deferred(reason);
         }
         Ok(CopyResult::SnapshotQuota(message)) => {
             return failed(format!(

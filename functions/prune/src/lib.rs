@@ -16,7 +16,7 @@ use lambda_runtime::LambdaEvent;
 use lifeboat::aws::catalog::Catalog;
 use lifeboat::aws::publisher::Announcement;
 use lifeboat::aws::rds;
-use lifeboat::domain::model::{DatabaseKind, Snapshot};
+use lifeboat::domain::model::{Series, Snapshot};
 use lifeboat::domain::outcome::{Entry, Outcome, Summary};
 use lifeboat::domain::record::{self, DeletionRecord, Record, RecordKind};
 use lifeboat::domain::retention::{self, Policy};
@@ -81,6 +81,9 @@ pub async fn run(ctx: &Context, request: Request) -> Result<Summary, Error> {
         .buffer_unordered(4)
         .collect()
         .await;
+
+    let mut listed = listed;
+    hold_sources_of_copies(&mut listed, &ctx.config.region);
 
     let mut outcomes = Vec::new();
     let mut errors = Vec::new();
@@ -149,12 +152,11 @@ async fn decide_region(
         .ok_or(Error::MissingSetting(lifeboat::lambda::config::RETENTION))?;
     let rds = ctx.clients.rds_in(region);
     let snapshots = rds::describe_manual_snapshots(&rds).await?;
-    let mut groups: BTreeMap<(DatabaseKind, String), Vec<Snapshot>> = BTreeMap::new();
+    // One series per source region, kind and DB: two stacks whose DR
+    // regions overlap may both have an "orders".
+    let mut groups: BTreeMap<Series, Vec<Snapshot>> = BTreeMap::new();
     for s in snapshots.into_iter().filter(Snapshot::is_managed) {
-        groups
-            .entry((s.kind, s.source_db().to_string()))
-            .or_default()
-            .push(s);
+        groups.entry(s.series()).or_default().push(s);
     }
 
     let mut decisions = Vec::new();
@@ -198,6 +200,41 @@ async fn decide_region(
         }
     }
     Ok(decisions)
+}
+
+/// A source snapshot whose copy into a DR region is still in progress is
+/// kept, whatever the policy says: RDS would fail the copy, and the DR
+/// region would lose that recovery point. A copy keeps its source's
+/// identifier, so the pair is matched by series and identifier.
+fn hold_sources_of_copies(
+    listed: &mut [(String, Result<Vec<Decision>, Error>)],
+    source_region: &str,
+) {
+    let mut copying: BTreeMap<(Series, String), String> = BTreeMap::new();
+    for (region, decisions) in listed.iter() {
+        if region == source_region {
+            continue;
+        }
+        for d in decisions.iter().flatten() {
+            if d.snapshot.is_copy_in_progress() {
+                copying.insert((d.snapshot.series(), d.snapshot.id.clone()), region.clone());
+            }
+        }
+    }
+    for (region, decisions) in listed.iter_mut() {
+        if region != source_region {
+            continue;
+        }
+        for d in decisions.iter_mut().flatten() {
+            if let Some(into) = copying.get(&(d.snapshot.series(), d.snapshot.id.clone())) {
+                let held = format!("its copy into {into} is still in progress");
+                d.keep = Some(match d.keep.take() {
+                    Some(reasons) => format!("{reasons}, {held}"),
+                    None => held,
+                });
+            }
+        }
+    }
 }
 
 fn entry(d: &Decision, outcome: Outcome) -> Entry {
@@ -271,5 +308,74 @@ async fn delete(
             );
             (entry(d, Outcome::Failed { error }), event)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lifeboat::domain::model::DatabaseKind;
+    use lifeboat::domain::tags;
+
+    fn decision(id: &str, status: &str, copied_from: Option<&str>, keep: Option<&str>) -> Decision {
+        Decision {
+            snapshot: Snapshot {
+                id: id.to_string(),
+                arn: String::new(),
+                kind: DatabaseKind::Instance,
+                database: "orders".to_string(),
+                status: status.to_string(),
+                engine: "postgres".to_string(),
+                encrypted: false,
+                kms_key_id: None,
+                option_group: None,
+                tags: [
+                    (tags::MANAGED, "true"),
+                    (tags::SOURCE_DB, "orders"),
+                    (tags::SOURCE_REGION, "us-east-1"),
+                ]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+                created_at: None,
+                copied_from: copied_from.map(str::to_string),
+                carried: Default::default(),
+            },
+            region: String::new(),
+            policy: "last=1".parse().unwrap(),
+            keep: keep.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn a_source_being_copied_is_held() {
+        let mut listed = vec![
+            (
+                "us-east-1".to_string(),
+                Ok(vec![
+                    decision("lifeboat-orders-a", "available", None, None),
+                    decision("lifeboat-orders-b", "available", None, None),
+                ]),
+            ),
+            (
+                "us-west-2".to_string(),
+                Ok(vec![
+                    decision(
+                        "lifeboat-orders-a",
+                        "copying",
+                        Some("us-east-1"),
+                        Some("still being created or copied"),
+                    ),
+                    decision("lifeboat-orders-b", "available", Some("us-east-1"), None),
+                ]),
+            ),
+        ];
+        hold_sources_of_copies(&mut listed, "us-east-1");
+        let source = listed[0].1.as_ref().unwrap();
+        assert_eq!(
+            source[0].keep.as_deref(),
+            Some("its copy into us-west-2 is still in progress")
+        );
+        assert_eq!(source[1].keep, None, "a finished copy holds nothing");
     }
 }

@@ -44,6 +44,7 @@ pub const SETTINGS: &[&str] = &[
     lifeboat::lambda::config::DR_REGIONS,
     lifeboat::lambda::config::DRY_RUN,
     lifeboat::lambda::config::DR_CATALOG_BUCKETS,
+    lifeboat::lambda::config::SELECT_TAG,
 ];
 
 /// Checks at cold start what this function cannot run without: with DR
@@ -298,7 +299,17 @@ pub async fn start(
 
     let chosen = resolve(&catalog, &rds, request, region).await?;
     let snapshot = &chosen.snapshot;
-    let plan = plan(&rds, request, region, snapshot, chosen.record.as_ref()).await?;
+    let select = &ctx.config.select_tag;
+    let selection_tag = (select.key.as_str(), select.value.as_str());
+    let plan = plan(
+        &rds,
+        request,
+        region,
+        snapshot,
+        chosen.record.as_ref(),
+        selection_tag,
+    )
+    .await?;
     let taken = taken(&rds, &plan).await?;
     let mut report = RestoreReport::planned(request, region, dry_run, snapshot, &plan, taken, now);
     match &chosen.record {
@@ -347,6 +358,7 @@ async fn plan(
     region: &str,
     snapshot: &Snapshot,
     record: Result<&Record<SnapshotRecord>, &String>,
+    selection_tag: (&str, &str),
 ) -> Result<Plan, Error> {
     let Ok(record) = record else {
         let config = restore_plan::config_from_snapshot(snapshot);
@@ -359,6 +371,7 @@ async fn plan(
             config: &config,
             same_region: snapshot.source_region() == Some(region),
             from_record: false,
+            selection_tag: Some(selection_tag),
         };
         return plan_in(rds, request, &source).await;
     };
@@ -380,6 +393,7 @@ async fn plan(
         config: &captured.config,
         same_region: region == captured.source_region,
         from_record: true,
+        selection_tag: Some(selection_tag),
     };
     plan_in(rds, request, &source).await
 }

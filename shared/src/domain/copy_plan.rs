@@ -5,10 +5,15 @@
 //! counts. Within those limits the newest recovery points go first (they
 //! matter most if the source region is lost); the rest are `Deferred` for
 //! the next reconcile. A copy that is already there, in any state, is done.
+//! With the DR regions' retention policy, a snapshot that policy would not
+//! keep there is not copied: copy and prune never undo each other's work.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::domain::model::{is_default_group, DatabaseKind, Snapshot};
+use chrono::{DateTime, Utc};
+
+use crate::domain::model::{is_default_group, DatabaseKind, Series, Snapshot};
+use crate::domain::retention::{self, Policy, RecoveryPoint};
 
 pub const RDS_MAX_DB_SNAPSHOT_COPIES: u32 = 20;
 pub const RDS_MAX_DB_CLUSTER_SNAPSHOT_COPIES: u32 = 5;
@@ -45,6 +50,9 @@ pub struct RegionState {
     pub existing: BTreeMap<String, String>,
     /// Copies in progress into the region, by kind.
     pub in_flight: BTreeMap<DatabaseKind, u32>,
+    /// The recovery points of Lifeboat's snapshots there, by series: what
+    /// the region's retention policy decides over.
+    pub points: BTreeMap<Series, Vec<RecoveryPoint>>,
 }
 
 impl RegionState {
@@ -54,6 +62,17 @@ impl RegionState {
             state.existing.insert(s.id.clone(), s.arn.clone());
             if s.is_copy_in_progress() {
                 *state.in_flight.entry(s.kind).or_insert(0) += 1;
+            }
+            if let (true, Some(time)) = (s.is_managed(), s.recovery_point()) {
+                state
+                    .points
+                    .entry(s.series())
+                    .or_default()
+                    .push(RecoveryPoint {
+                        id: s.id.clone(),
+                        time,
+                        available: s.is_available(),
+                    });
             }
         }
         state
@@ -66,6 +85,8 @@ pub struct CopySettings<'a> {
     pub kms_keys: Option<&'a BTreeMap<String, String>>,
     pub option_groups: Option<&'a BTreeMap<(String, String), String>>,
     pub limits: Option<CopyLimits>,
+    /// The DR regions' retention policy, and now.
+    pub retention: Option<(&'a Policy, DateTime<Utc>)>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -79,6 +100,10 @@ pub enum CopyAction {
         option_group: Option<String>,
     },
     Deferred {
+        reason: String,
+    },
+    /// Not copied, by design (the DR policy would not keep the copy).
+    Skipped {
         reason: String,
     },
     Failed {
@@ -111,6 +136,10 @@ pub fn plan<'a>(
 
     let mut planned = Vec::new();
     for (region, state) in regions {
+        let unwanted = settings
+            .retention
+            .map(|(policy, now)| unwanted(&order, state, policy, now))
+            .unwrap_or_default();
         let mut seen = BTreeSet::new();
         let mut slots: BTreeMap<DatabaseKind, u32> =
             [DatabaseKind::Instance, DatabaseKind::Cluster]
@@ -126,6 +155,14 @@ pub fn plan<'a>(
             }
             let action = if let Some(arn) = state.existing.get(&snapshot.id) {
                 CopyAction::Exists { arn: arn.clone() }
+            } else if let (true, Some((policy, _))) =
+                (unwanted.contains(snapshot.id.as_str()), settings.retention)
+            {
+                CopyAction::Skipped {
+                    reason: format!(
+                        "the DR retention policy {policy} would not keep a copy in {region} (prune would delete it)"
+                    ),
+                }
             } else {
                 match requirements(snapshot, region, settings) {
                     Err(reason) => CopyAction::Failed { reason },
@@ -157,6 +194,43 @@ pub fn plan<'a>(
         }
     }
     planned
+}
+
+/// The sources that `region`'s policy would not keep were they all copied:
+/// the policy decides over each series' copies there and the sources not
+/// copied yet, as prune will once they are.
+fn unwanted<'a>(
+    sources: &[&'a Snapshot],
+    state: &RegionState,
+    policy: &Policy,
+    now: DateTime<Utc>,
+) -> BTreeSet<&'a str> {
+    let mut series: BTreeMap<Series, (Vec<RecoveryPoint>, Vec<&'a str>)> = BTreeMap::new();
+    for s in sources {
+        let Some(time) = s.recovery_point() else {
+            continue;
+        };
+        if state.existing.contains_key(&s.id) {
+            continue;
+        }
+        let (points, new) = series.entry(s.series()).or_default();
+        points.push(RecoveryPoint {
+            id: s.id.clone(),
+            time,
+            available: true,
+        });
+        new.push(s.id.as_str());
+    }
+    let mut unwanted = BTreeSet::new();
+    for (key, (mut points, new)) in series {
+        points.extend(state.points.get(&key).into_iter().flatten().cloned());
+        let verdicts = retention::decide(policy, &points, now);
+        unwanted.extend(
+            new.into_iter()
+                .filter(|id| verdicts.iter().any(|v| v.id == *id && !v.is_kept())),
+        );
+    }
+    unwanted
 }
 
 fn kind_name(kind: DatabaseKind) -> &'static str {
@@ -208,6 +282,27 @@ fn requirements(
         _ => None,
     };
     Ok((kms_key_id, option_group))
+}
+
+/// How long a snapshot may wait for a copy slot before its deferral is a
+/// failure (so the function's error alarm fires): RDS's copy limits clear
+/// within minutes unless something is stuck.
+pub const MAX_DEFERRAL_SECONDS: i64 = 3600;
+
+/// A deferral that has gone on too long: the snapshot was taken more than
+/// `MAX_DEFERRAL_SECONDS` before `now` and still has no copy. The reason to
+/// fail with, or `None` while waiting is still fine.
+pub fn overdue(snapshot: &Snapshot, now: DateTime<Utc>) -> Option<String> {
+    let since = snapshot.created_at.or(snapshot.recovery_point())?;
+    let waited = (now - since).num_seconds();
+    (waited > MAX_DEFERRAL_SECONDS).then(|| {
+        format!(
+            "no copy slot for {} min since the snapshot was taken ({}), more than the {} min a deferral may last: copies into this region are stuck or too many",
+            waited / 60,
+            since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            MAX_DEFERRAL_SECONDS / 60
+        )
+    })
 }
 
 /// RDS answers both "too many copies in progress" and "too many manual
@@ -404,6 +499,57 @@ mod tests {
             reason.contains("encrypted") && reason.contains("eu-west-1"),
             "{reason}"
         );
+    }
+
+    #[test]
+    fn a_deferral_longer_than_an_hour_is_overdue() {
+        let s = snapshot("lifeboat-orders-x", DatabaseKind::Instance, 4);
+        let taken = s.created_at.unwrap();
+        assert_eq!(overdue(&s, taken + chrono::Duration::minutes(59)), None);
+        let late = overdue(&s, taken + chrono::Duration::minutes(61)).unwrap();
+        assert!(late.contains("61 min") && late.contains("60 min"), "{late}");
+    }
+
+    #[test]
+    fn what_the_dr_policy_would_not_keep_is_not_copied() {
+        // A day's snapshot at hours 0-5 of 2026-11-24, and the copy of hour
+        // 5 already in the region.
+        let managed = |id: &str, hour| {
+            let mut s = snapshot(id, DatabaseKind::Instance, hour);
+            s.tags
+                .insert(crate::domain::tags::MANAGED.into(), "true".into());
+            s.tags.insert(
+                crate::domain::tags::SOURCE_REGION.into(),
+                "us-east-1".into(),
+            );
+            s
+        };
+        let sources: Vec<Snapshot> = (0..6)
+            .map(|h| managed(&format!("lifeboat-s{h}"), h))
+            .collect();
+        let state = RegionState::from_snapshots(&[managed("lifeboat-s5", 5)]);
+        let policy: Policy = "last=3".parse().unwrap();
+        let now = Utc.with_ymd_and_hms(2026, 11, 25, 0, 0, 0).unwrap();
+        let settings = CopySettings {
+            retention: Some((&policy, now)),
+            ..CopySettings::default()
+        };
+        let planned = plan(&sources, &[("us-west-2".into(), state)], &settings);
+        let by_id = |id: &str| &planned.iter().find(|p| p.snapshot.id == id).unwrap().action;
+        assert!(matches!(by_id("lifeboat-s5"), CopyAction::Exists { .. }));
+        assert!(matches!(by_id("lifeboat-s4"), CopyAction::Start { .. }));
+        assert!(matches!(by_id("lifeboat-s3"), CopyAction::Start { .. }));
+        for id in ["lifeboat-s2", "lifeboat-s1", "lifeboat-s0"] {
+            let CopyAction::Skipped { reason } = by_id(id) else {
+                panic!("{id}: {:?}", by_id(id))
+            };
+            assert!(reason.contains("last=3"), "{reason}");
+        }
+        // Without a policy, everything is copied.
+        let all = plan(&sources, &regions(&["us-west-2"]), &CopySettings::default());
+        assert!(all
+            .iter()
+            .all(|p| matches!(p.action, CopyAction::Start { .. })));
     }
 
     #[test]

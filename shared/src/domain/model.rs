@@ -159,6 +159,15 @@ pub struct Snapshot {
     pub carried: Carried,
 }
 
+/// One DB's snapshots: the group retention decides over and copies match
+/// within.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Series {
+    pub source_region: String,
+    pub kind: DatabaseKind,
+    pub database: String,
+}
+
 /// The facts about its DB that a snapshot carries, whatever the catalog
 /// says: enough to rebuild the DB (with a class and a network given) when
 /// the snapshot's catalog record is lost.
@@ -182,8 +191,14 @@ impl Snapshot {
         self.status == "available"
     }
 
+    /// A snapshot Lifeboat made or copied: tagged `lifeboat:managed=true`
+    /// and named `lifeboat-*`. The name matters as much as the tag: IAM
+    /// lets Lifeboat act only on `lifeboat-*` snapshots, so a foreign one
+    /// that carries copied Lifeboat tags (a hand-made copy, another tool's)
+    /// must never join a DB's series, be copied or block a run.
     pub fn is_managed(&self) -> bool {
         crate::domain::tags::is_managed(&self.tags)
+            && self.id.starts_with(crate::domain::naming::PREFIX)
     }
 
     /// A copy that RDS is still making counts against the limit on copies
@@ -199,6 +214,17 @@ impl Snapshot {
             .get(crate::domain::tags::SOURCE_DB)
             .map(String::as_str)
             .unwrap_or(&self.database)
+    }
+
+    /// Which DB's series of recovery points it belongs to: the source
+    /// region, the kind and the DB. Two stacks whose DR regions overlap may
+    /// have DBs of the same name; their snapshots never mix.
+    pub fn series(&self) -> Series {
+        Series {
+            source_region: self.source_region().unwrap_or_default().to_string(),
+            kind: self.kind,
+            database: self.source_db().to_string(),
+        }
     }
 
     /// The region the original snapshot was taken in, per Lifeboat's tag.

@@ -42,6 +42,12 @@ pub struct Overrides {
     pub iops: Option<i32>,
     pub deletion_protection: Option<bool>,
     pub iam_database_authentication: Option<bool>,
+    /// True: the restored DB keeps the selection tag (`LIFEBOAT_SELECT_TAG`)
+    /// it had, so scheduled snapshots protect it at once. By default it is
+    /// dropped: a restored copy is not production until someone says so,
+    /// and after a drill or a test restore it would otherwise be snapshotted
+    /// (and copied, and kept) forever.
+    pub keep_selection_tag: Option<bool>,
     /// Accepted only to be refused by name: Lifeboat never makes a restored
     /// DB publicly accessible.
     pub publicly_accessible: Option<bool>,
@@ -71,6 +77,9 @@ pub struct Source<'a> {
     /// False when `config` was rebuilt from the snapshot alone: its class
     /// and network are unknown.
     pub from_record: bool,
+    /// The selection tag (`key`, `value`), dropped from the restored DB's
+    /// tags unless `Overrides::keep_selection_tag`.
+    pub selection_tag: Option<(&'a str, &'a str)>,
 }
 
 /// The `default` DB subnet group: the default VPC's, in every region that
@@ -311,9 +320,19 @@ pub enum Refusal {
 /// where it came from.
 fn restored_tags(
     captured: &BTreeMap<String, String>,
-    snapshot_id: &str,
+    source: &Source,
+    overrides: &Overrides,
 ) -> BTreeMap<String, String> {
+    let snapshot_id = source.snapshot_id;
     let mut tags = tags::passable(captured);
+    if let (Some((key, value)), false) = (
+        source.selection_tag,
+        overrides.keep_selection_tag.unwrap_or(false),
+    ) {
+        if tags.get(key).map(String::as_str) == Some(value) {
+            tags.remove(key);
+        }
+    }
     tags.insert(tags::RESTORED_FROM.to_string(), snapshot_id.to_string());
     tags
 }
@@ -543,7 +562,7 @@ fn instance(
             .unwrap_or(c.iam_database_authentication),
         deletion_protection: o.deletion_protection.unwrap_or(c.deletion_protection),
         copy_tags_to_snapshot: c.copy_tags_to_snapshot,
-        tags: restored_tags(&c.tags, source.snapshot_id),
+        tags: restored_tags(&c.tags, source, o),
     }
 }
 
@@ -554,7 +573,7 @@ fn cluster(
     o: &Overrides,
     check: &mut Checker,
 ) -> Calls {
-    let tags = restored_tags(&c.tags, source.snapshot_id);
+    let tags = restored_tags(&c.tags, source, o);
     let restore = RestoreDbCluster {
         db_cluster_identifier: target.to_string(),
         snapshot_identifier: source.snapshot_id.to_string(),
@@ -737,6 +756,7 @@ mod tests {
             config,
             same_region,
             from_record: true,
+            selection_tag: Some(("lifeboat:backup", "true")),
         }
     }
 
@@ -865,6 +885,36 @@ mod tests {
         assert_eq!(instances.len(), 1);
         assert_eq!(instances[0].db_instance_class, "db.r6g.large");
         assert_eq!(instances[0].db_instance_identifier, "ledger-dr-1");
+    }
+
+    #[test]
+    fn the_selection_tag_is_dropped_unless_asked_for() {
+        let mut captured = instance_config();
+        captured
+            .tags
+            .insert("lifeboat:backup".into(), "true".into());
+        let config = DatabaseConfig::Instance(captured);
+        let tags_with = |overrides: &Overrides| {
+            let p = plan(
+                &source(DatabaseKind::Instance, &config, true),
+                "orders-restored",
+                overrides,
+                &facts(&["prod-subnets"], &["orders-pg16"]),
+            )
+            .unwrap();
+            let Calls::Instance(i) = p.calls else {
+                panic!()
+            };
+            i.tags
+        };
+        let dropped = tags_with(&Overrides::default());
+        assert!(!dropped.contains_key("lifeboat:backup"), "{dropped:?}");
+        assert_eq!(dropped["team"], "payments");
+        let kept = tags_with(&Overrides {
+            keep_selection_tag: Some(true),
+            ..Overrides::default()
+        });
+        assert_eq!(kept["lifeboat:backup"], "true");
     }
 
     #[test]
