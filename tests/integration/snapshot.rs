@@ -351,3 +351,56 @@ async fn an_unknown_db_fails_alone_and_the_invocation_errors_after_the_rest() {
     assert_eq!(snapshot_ids(&world).await.len(), 1);
     assert_eq!(world.records().await.len(), 1);
 }
+
+/// `{}` and manual requests have no time of their own: a Lambda retry (the
+/// same request id, minutes later) finds the snapshots its first attempt
+/// took; another request takes new ones.
+#[tokio::test]
+async fn a_retry_of_a_request_without_a_time_finds_its_own_snapshots() {
+    let world = fleet_world().await;
+    let ctx = world.context(&[]);
+    // Each form at its own time, so their snapshots never share a name.
+    let forms = [
+        (json!({}), "2026-11-26T10:00:00Z"),
+        (
+            json!({"databases": ["orders"], "reason": "before the migration"}),
+            "2026-11-26T11:00:00Z",
+        ),
+    ];
+    for (n, (payload, first_try)) in forms.into_iter().enumerate() {
+        let first_try = chrono::DateTime::parse_from_rfc3339(first_try)
+            .unwrap()
+            .to_utc();
+        let later = first_try + chrono::Duration::minutes(7);
+        // Lambda's request ids are UUIDs.
+        let request_id = format!("8f5e2a1c-0000-4000-8000-00000000000{n}");
+        let at = |time| lifeboat_snapshot::event::parse(&payload, time).unwrap();
+        let first = lifeboat_snapshot::run(&ctx, at(first_try), &request_id)
+            .await
+            .unwrap();
+        let before = snapshot_ids(&world).await;
+        let retry = lifeboat_snapshot::run(&ctx, at(later), &request_id)
+            .await
+            .unwrap();
+        assert_eq!(
+            snapshot_ids(&world).await,
+            before,
+            "{payload}: the retry took new snapshots"
+        );
+        assert!(first.counts.contains_key("created"), "{payload}: {first:?}");
+        assert_eq!(retry.counts.get("created"), None, "{payload}: {retry:?}");
+        assert!(retry.counts.contains_key("exists"), "{payload}: {retry:?}");
+
+        let other = lifeboat_snapshot::run(&ctx, at(later), &format!("another-{n}"))
+            .await
+            .unwrap();
+        assert!(other.counts.contains_key("created"), "{payload}: {other:?}");
+    }
+    let tagged = lifeboat::aws::rds::describe_manual_snapshots(&world.clients.rds)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|s| s.tags.contains_key("lifeboat:request-id"))
+        .count();
+    assert!(tagged > 0);
+}

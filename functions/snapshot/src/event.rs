@@ -31,6 +31,10 @@ pub struct Request {
     pub trigger: Trigger,
     /// The recovery point time: the event's `time`, or now.
     pub recovery_point: DateTime<Utc>,
+    /// True when the recovery point is the clock's (`{}`, a manual
+    /// request): a retry of the request must find the recovery point its
+    /// first attempt chose, by request id.
+    pub from_clock: bool,
     /// `None`: nothing to do (an alarm that is not in ALARM), with `note`
     /// saying why.
     pub scope: Option<Scope>,
@@ -51,7 +55,10 @@ type AlarmDetail = CloudWatchAlarmData<Value, Value>;
 pub fn parse(payload: &Value, now: DateTime<Utc>) -> Result<Request, Error> {
     let payload = Payload::new(payload, ACCEPTED)?;
     if payload.is_empty() {
-        return Ok(scheduled(None, now));
+        return Ok(Request {
+            from_clock: true,
+            ..scheduled(None, now)
+        });
     }
     if let Some(detail_type) = payload.detail_type() {
         return match detail_type.as_str() {
@@ -91,6 +98,7 @@ fn scheduled(event_id: Option<String>, time: DateTime<Utc>) -> Request {
             reason: None,
         },
         recovery_point: time,
+        from_clock: false,
         scope: Some(Scope::Selected),
         note: None,
     }
@@ -117,6 +125,7 @@ fn alarm(
         return Ok(Request {
             trigger,
             recovery_point: time,
+            from_clock: false,
             scope: None,
             note: Some(format!(
                 "alarm {} is in state {state}, not ALARM: nothing to snapshot",
@@ -128,6 +137,7 @@ fn alarm(
     Ok(Request {
         trigger,
         recovery_point: time,
+        from_clock: false,
         scope: Some(if refs.is_empty() {
             Scope::Selected
         } else {
@@ -194,6 +204,7 @@ fn manual_request(manual: ManualRequest, now: DateTime<Utc>) -> Result<Request, 
             reason: manual.reason,
         },
         recovery_point: now,
+        from_clock: true,
         scope: Some(Scope::Named(refs)),
         note: None,
     })

@@ -13,7 +13,7 @@ use lambda_runtime::LambdaEvent;
 use lifeboat::aws::catalog::Catalog;
 use lifeboat::aws::publisher::Announcement;
 use lifeboat::aws::rds;
-use lifeboat::domain::model::Database;
+use lifeboat::domain::model::{Database, Snapshot};
 use lifeboat::domain::outcome::{Entry, Outcome, Summary};
 use lifeboat::domain::record::{self, Record, RecordKind, SnapshotRecord};
 use lifeboat::domain::{naming, selection, tags};
@@ -41,27 +41,39 @@ pub fn check(_ctx: &Context) -> Result<(), Error> {
 
 /// The Lambda handler: parse, act, summarise.
 pub async fn handle(ctx: &Context, event: LambdaEvent<Value>) -> Result<Summary, Error> {
+    let request_id = event.context.request_id.clone();
     invocation::handle(
         event,
         |payload| event::parse(payload, Utc::now().trunc_subsecs(0)),
-        |request| run(ctx, request),
+        |request| run(ctx, request, &request_id),
     )
     .await
 }
 
 /// Snapshots what `request` asks for and returns one outcome per DB.
-pub async fn run(ctx: &Context, request: Request) -> Result<Summary, Error> {
-    let Some(scope) = &request.scope else {
+/// `request_id` is the Lambda request's: a retry of a request that has no
+/// time of its own (`{}`, a manual request) carries the same id, and finds
+/// the recovery point (so the snapshots) its first attempt chose.
+pub async fn run(ctx: &Context, mut request: Request, request_id: &str) -> Result<Summary, Error> {
+    let Some(scope) = request.scope.clone() else {
         let note = request.note.clone().unwrap_or_default();
         return Ok(Summary::new(FUNCTION, Some(request.trigger), Vec::new()).with_message(note));
     };
+    let scope = &scope;
+    let retry_key = (request.from_clock && !request_id.is_empty()).then_some(request_id);
+    if let Some(id) = retry_key {
+        if let Some(earlier) = earlier_recovery_point(ctx, id).await? {
+            tracing::info!(recovery_point = %earlier, "a retry of request {id}: its first attempt's recovery point");
+            request.recovery_point = earlier;
+        }
+    }
 
     let fleet = rds::describe_fleet(&ctx.clients.rds).await?;
     let selection = selection::select(&fleet, scope, &ctx.config.select_tag);
     let catalog = ctx.catalog();
 
     let results: Vec<(Entry, Announcement)> = stream::iter(selection.targets)
-        .map(|db| snapshot_one(ctx, &catalog, &request, db))
+        .map(|db| snapshot_one(ctx, &catalog, &request, retry_key, db))
         .buffer_unordered(ctx.config.concurrency)
         .collect()
         .await;
@@ -82,12 +94,27 @@ pub async fn run(ctx: &Context, request: Request) -> Result<Summary, Error> {
     Ok(summary)
 }
 
+/// The recovery point an earlier attempt of request `request_id` chose:
+/// the one its snapshots carry.
+async fn earlier_recovery_point(
+    ctx: &Context,
+    request_id: &str,
+) -> Result<Option<chrono::DateTime<Utc>>, Error> {
+    let snapshots = rds::describe_manual_snapshots(&ctx.clients.rds).await?;
+    Ok(snapshots
+        .iter()
+        .filter(|s| s.is_managed())
+        .filter(|s| s.tags.get(tags::REQUEST_ID).map(String::as_str) == Some(request_id))
+        .find_map(Snapshot::recovery_point))
+}
+
 /// Takes one DB's snapshot and writes its record; the outcome and the event
 /// to announce it.
 async fn snapshot_one(
     ctx: &Context,
     catalog: &Catalog,
     request: &Request,
+    retry_key: Option<&str>,
     db: &Database,
 ) -> (Entry, Announcement) {
     let region = &ctx.config.region;
@@ -115,12 +142,13 @@ async fn snapshot_one(
         )
     };
 
-    let tags = tags::snapshot_tags(
+    let mut tags = tags::snapshot_tags(
         &db.identifier,
         region,
         request.trigger.kind,
         request.recovery_point,
     );
+    tags.extend(retry_key.map(|id| (tags::REQUEST_ID.to_string(), id.to_string())));
     let snapshot = match rds::create_snapshot(&ctx.clients.rds, db, &snapshot_id, &tags).await {
         Ok(snapshot) => snapshot,
         Err(e) => return failed(&e),

@@ -12,6 +12,10 @@ pub const SOURCE_DB: &str = "lifeboat:source-db";
 pub const SOURCE_REGION: &str = "lifeboat:source-region";
 pub const TRIGGER: &str = "lifeboat:trigger";
 pub const CREATED_AT: &str = "lifeboat:created-at";
+/// On a snapshot taken for a request without a time of its own (`{}`, a
+/// manual request): the Lambda request id, so a retry of that request
+/// finds the snapshots it took instead of taking new ones.
+pub const REQUEST_ID: &str = "lifeboat:request-id";
 /// On a restored DB: the snapshot it was restored from.
 pub const RESTORED_FROM: &str = "lifeboat:restored-from";
 
@@ -68,7 +72,14 @@ pub fn snapshot_tags(
 }
 
 /// The tags Lifeboat puts on a snapshot, which are not the DB's own.
-pub const ON_SNAPSHOTS: [&str; 5] = [MANAGED, SOURCE_DB, SOURCE_REGION, TRIGGER, CREATED_AT];
+pub const ON_SNAPSHOTS: [&str; 6] = [
+    MANAGED,
+    SOURCE_DB,
+    SOURCE_REGION,
+    TRIGGER,
+    CREATED_AT,
+    REQUEST_ID,
+];
 
 /// The DB's own tags among a snapshot's: what RDS copied from the DB,
 /// without Lifeboat's snapshot tags and the reserved ones.
