@@ -306,15 +306,12 @@ async fn overrides_are_applied() {
 async fn bad_requests_are_refused_and_create_nothing() {
     let world = copied().await;
     let sg = json!({"security_group_ids": ["sg-0dr"]});
-    succeed(
-        &world,
-        json!({"database": "orders", "target": "orders-restored", "overrides": sg}),
-    )
-    .await;
+    // A DB Lifeboat did not restore, in the DR region.
+    seed::instance(&world.clients.rds_in(DR), "billing", "postgres", &[]).await;
     let before = dbs_in_dr(&world).await;
     for (payload, kind, expected) in [
         (
-            json!({"database": "orders", "target": "orders-restored", "overrides": sg}),
+            json!({"database": "orders", "target": "billing", "overrides": sg}),
             "RestoreRefused",
             "already exist",
         ),
@@ -430,4 +427,69 @@ async fn every_restore_sample_event_runs_through_the_runtime_api() {
     let status = responses.last().unwrap();
     assert_eq!(status["available"], true, "{status:#}");
     assert!(status["recovery_time_seconds"].as_i64().is_some());
+}
+
+/// A start retried after its answer was lost (Step Functions retries the
+/// task, Lambda retries an invocation) recognises its own restore: it is
+/// not refused as "target exists", records and announces nothing twice, and
+/// a cluster left half made is finished, not abandoned.
+#[tokio::test]
+async fn a_retried_start_recognises_its_own_restore_and_finishes_it() {
+    let world = copied().await;
+    let request = json!({"database": "ledger", "target": "ledger-dr",
+                         "overrides": {"subnet_group": "dr-subnets"}});
+    let first = succeed(&world, request.clone()).await;
+    assert_eq!(first["status"], "started");
+    world.published();
+
+    // The same request again: already under way, nothing new.
+    let again = succeed(&world, request.clone()).await;
+    assert_eq!(again["status"], "started", "{again:#}");
+    assert_eq!(again["catalog_key"], first["catalog_key"], "{again:#}");
+    assert!(
+        again["notes"].to_string().contains("earlier attempt"),
+        "{again:#}"
+    );
+    assert_eq!(restore_records(&world).await, 1);
+    assert!(world.published().is_empty(), "announced twice");
+
+    // The first attempt stopped between the cluster and its second member.
+    let rds = world.clients.rds_in(DR);
+    rds.delete_db_instance()
+        .db_instance_identifier("ledger-dr-2")
+        .skip_final_snapshot(true)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        dbs_in_dr(&world).await,
+        ["cluster:ledger-dr", "ledger-dr-1"]
+    );
+    let resumed = succeed(&world, request).await;
+    assert_eq!(resumed["status"], "started", "{resumed:#}");
+    assert_eq!(
+        dbs_in_dr(&world).await,
+        ["cluster:ledger-dr", "ledger-dr-1", "ledger-dr-2"]
+    );
+    assert_eq!(restore_records(&world).await, 1);
+
+    // A DB of that name that this restore did not make is still refused.
+    let err = invoke(
+        &world,
+        json!({"database": "orders", "target": "ledger-dr-1",
+               "overrides": {"security_group_ids": ["sg-0dr"]}}),
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("already exist"), "{err}");
+}
+
+/// The `restore` records in the DR region's catalog.
+async fn restore_records(world: &World) -> usize {
+    world
+        .records_in(DR)
+        .await
+        .into_iter()
+        .filter(|(_, r)| r["kind"] == "restore")
+        .count()
 }

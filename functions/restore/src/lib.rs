@@ -310,8 +310,20 @@ pub async fn start(
         selection_tag,
     )
     .await?;
-    let taken = taken(&rds, &plan).await?;
+    let (taken, ours) = taken(&rds, &plan, &snapshot.id).await?;
     let mut report = RestoreReport::planned(request, region, dry_run, snapshot, &plan, taken, now);
+    if !ours.is_empty() {
+        report.notes.push(format!(
+            "already there, restored from {} by an earlier attempt of this restore: {}; {}",
+            snapshot.id,
+            ours.join(", "),
+            if ours.len() == plan.identifiers().len() {
+                "nothing left to create"
+            } else {
+                "the rest is created now"
+            }
+        ));
+    }
     match &chosen.record {
         Ok(_) => {}
         Err(why) => {
@@ -335,7 +347,11 @@ pub async fn start(
         &plan,
         chosen.newest_recorded.as_deref(),
     )?;
-    execute(ctx, &rds, &plan, request, region, snapshot).await?;
+    let done: Vec<&str> = ours.iter().map(String::as_str).collect();
+    execute(ctx, &rds, &plan, &done, request, region, snapshot).await?;
+    if !ours.is_empty() && earlier_start(&catalog, region, request, snapshot, &mut report).await {
+        return Ok(report);
+    }
     record_started(
         ctx,
         &catalog,
@@ -416,22 +432,66 @@ async fn plan_in(
     })
 }
 
-/// Every identifier the restore would create that a DB already has.
-async fn taken(rds: &aws_sdk_rds::Client, plan: &Plan) -> Result<Vec<String>, Error> {
-    let mut taken = Vec::new();
+/// The identifiers the restore would create that a DB already has: other
+/// DBs (named for the refusal), and this restore's own, restored from
+/// `snapshot_id` by an earlier attempt (a lost answer, a retried start).
+async fn taken(
+    rds: &aws_sdk_rds::Client,
+    plan: &Plan,
+    snapshot_id: &str,
+) -> Result<(Vec<String>, Vec<String>), Error> {
+    let (mut others, mut ours) = (Vec::new(), Vec::new());
     for (kind, id) in plan.identifiers() {
-        if restore::db_exists(rds, kind, id).await? {
-            taken.push(format!(
+        match restore::classify(rds, kind, id, snapshot_id).await? {
+            restore::Existing::Free => {}
+            restore::Existing::Restored(_) => ours.push(id.to_string()),
+            restore::Existing::Other => others.push(format!(
                 "DB {} {id}",
                 if kind == DatabaseKind::Cluster {
                     "cluster"
                 } else {
                     "instance"
                 }
-            ));
+            )),
         }
     }
-    Ok(taken)
+    Ok((others, ours))
+}
+
+/// For a retried start: the `restore` record an earlier attempt wrote, if
+/// it got that far, which then stands (no second record, no second event).
+async fn earlier_start(
+    catalog: &Catalog,
+    region: &str,
+    request: &RestoreRequest,
+    snapshot: &Snapshot,
+    report: &mut RestoreReport,
+) -> bool {
+    let prefix = record::restore_prefix(catalog.prefix(), region, &request.target);
+    let key = match catalog.list(&prefix, 2).await {
+        Ok(keys) => keys.into_iter().find(|k| k.ends_with("-started.json")),
+        Err(e) => {
+            report
+                .errors
+                .push(format!("the catalog could not be read: {e}"));
+            None
+        }
+    };
+    let Some(key) = key else { return false };
+    match catalog.get::<Record<RestoreRecord>>(&key).await {
+        Ok(earlier) if earlier.body.snapshot_id == snapshot.id => {
+            report.status = "started";
+            report.started_at = Some(earlier.body.started_at);
+            report.requested_at = earlier.body.requested_at;
+            report.catalog_key = Some(key);
+            true
+        }
+        Ok(_) => false,
+        Err(e) => {
+            report.errors.push(e.to_string());
+            false
+        }
+    }
 }
 
 /// Never touch an existing DB; never guess what the region lacks.
@@ -464,11 +524,12 @@ async fn execute(
     ctx: &Context,
     rds: &aws_sdk_rds::Client,
     plan: &Plan,
+    done: &[&str],
     request: &RestoreRequest,
     region: &str,
     snapshot: &Snapshot,
 ) -> Result<(), Error> {
-    let Err(e) = restore::execute(rds, plan).await else {
+    let Err(e) = restore::execute_missing(rds, plan, done).await else {
         return Ok(());
     };
     let problems = ctx

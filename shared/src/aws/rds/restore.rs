@@ -5,15 +5,33 @@ use aws_sdk_rds::types::ServerlessV2ScalingConfiguration;
 use aws_sdk_rds::Client;
 use serde::Serialize;
 
-use super::{sdk_tags, unless};
+use super::{sdk_tags, tags, unless};
 use crate::domain::model::DatabaseKind;
 use crate::domain::restore_plan::{
     Calls, CreateClusterInstance, Plan, RegionFacts, RestoreDbCluster, RestoreDbInstance,
 };
+use crate::domain::tags::RESTORED_FROM;
 use crate::error::Error;
 
-/// Whether a DB instance or DB cluster named `id` exists in the region.
-pub async fn db_exists(rds: &Client, kind: DatabaseKind, id: &str) -> Result<bool, Error> {
+/// A DB that has an identifier a restore would create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Existing {
+    /// No DB has it.
+    Free,
+    /// A DB restored from this snapshot: an earlier attempt of the same
+    /// restore (a lost answer, a retried start).
+    Restored(String),
+    /// Any other DB.
+    Other,
+}
+
+/// What, if anything, has identifier `id`, and the snapshot it says it was
+/// restored from.
+pub async fn existing(
+    rds: &Client,
+    kind: DatabaseKind,
+    id: &str,
+) -> Result<Option<Option<String>>, Error> {
     Ok(match kind {
         DatabaseKind::Instance => unless(
             "DescribeDBInstances",
@@ -23,7 +41,11 @@ pub async fn db_exists(rds: &Client, kind: DatabaseKind, id: &str) -> Result<boo
                 .await,
             |e| e.is_db_instance_not_found_fault(),
         )?
-        .is_some_and(|out| !out.db_instances().is_empty()),
+        .and_then(|out| {
+            out.db_instances()
+                .first()
+                .map(|i| tags(i.tag_list()).remove(RESTORED_FROM))
+        }),
         DatabaseKind::Cluster => unless(
             "DescribeDBClusters",
             rds.describe_db_clusters()
@@ -32,7 +54,26 @@ pub async fn db_exists(rds: &Client, kind: DatabaseKind, id: &str) -> Result<boo
                 .await,
             |e| e.is_db_cluster_not_found_fault(),
         )?
-        .is_some_and(|out| !out.db_clusters().is_empty()),
+        .and_then(|out| {
+            out.db_clusters()
+                .first()
+                .map(|c| tags(c.tag_list()).remove(RESTORED_FROM))
+        }),
+    })
+}
+
+/// Whether `id` is free, this restore's own (restored from `snapshot_id`),
+/// or another DB's.
+pub async fn classify(
+    rds: &Client,
+    kind: DatabaseKind,
+    id: &str,
+    snapshot_id: &str,
+) -> Result<Existing, Error> {
+    Ok(match existing(rds, kind, id).await? {
+        None => Existing::Free,
+        Some(Some(from)) if from == snapshot_id => Existing::Restored(from),
+        Some(_) => Existing::Other,
     })
 }
 
@@ -108,13 +149,32 @@ pub async fn region_facts(
 /// instances; if one fails, deletes what this call created, newest first,
 /// and returns the error (with the rollback's own failures, if any).
 pub async fn execute(rds: &Client, plan: &Plan) -> Result<(), Error> {
+    execute_missing(rds, plan, &[]).await
+}
+
+/// Carries out the calls of `plan` that create what `done` does not name:
+/// resuming a restore an earlier attempt started (its cluster made, some
+/// members not). A call whose answer was lost, and whose retry finds the DB
+/// there restored from the same snapshot, counts as done.
+pub async fn execute_missing(rds: &Client, plan: &Plan, done: &[&str]) -> Result<(), Error> {
+    let is_done = |id: &str| done.contains(&id);
     match &plan.calls {
+        Calls::Instance(p) if is_done(&p.db_instance_identifier) => Ok(()),
         Calls::Instance(p) => restore_instance(rds, p).await,
         Calls::Cluster { cluster, instances } => {
-            restore_cluster(rds, cluster).await?;
-            let mut created: Vec<&str> = Vec::new();
-            for instance in instances {
-                if let Err(e) = create_member(rds, instance).await {
+            if !is_done(&cluster.db_cluster_identifier) {
+                restore_cluster(rds, cluster).await?;
+            }
+            let mut created: Vec<&str> = instances
+                .iter()
+                .map(|i| i.db_instance_identifier.as_str())
+                .filter(|id| is_done(id))
+                .collect();
+            for instance in instances
+                .iter()
+                .filter(|i| !is_done(&i.db_instance_identifier))
+            {
+                if let Err(e) = create_member(rds, instance, &cluster.snapshot_identifier).await {
                     let rollback = roll_back(rds, cluster, &created).await;
                     let message = match rollback {
                         Ok(()) => format!(
@@ -137,8 +197,32 @@ pub async fn execute(rds: &Client, plan: &Plan) -> Result<(), Error> {
     }
 }
 
+/// A create call's outcome: made now (`created`), or answered "already
+/// exists", when the DB is this restore's if it was restored from
+/// `snapshot_id` (an answer lost on the way back, the SDK's retry meeting
+/// the work done), and refused otherwise.
+async fn created_or_ours(
+    rds: &Client,
+    created: bool,
+    kind: DatabaseKind,
+    id: &str,
+    snapshot_id: &str,
+    operation: &str,
+) -> Result<(), Error> {
+    if created {
+        return Ok(());
+    }
+    match classify(rds, kind, id, snapshot_id).await? {
+        Existing::Restored(_) => Ok(()),
+        _ => Err(Error::RestoreFailed(format!(
+            "{operation}: {id} already exists and was not restored from {snapshot_id}"
+        ))),
+    }
+}
+
 async fn restore_instance(rds: &Client, p: &RestoreDbInstance) -> Result<(), Error> {
-    rds.restore_db_instance_from_db_snapshot()
+    let sent = rds
+        .restore_db_instance_from_db_snapshot()
         .db_instance_identifier(&p.db_instance_identifier)
         .db_snapshot_identifier(&p.db_snapshot_identifier)
         .db_instance_class(&p.db_instance_class)
@@ -161,13 +245,25 @@ async fn restore_instance(rds: &Client, p: &RestoreDbInstance) -> Result<(), Err
         .copy_tags_to_snapshot(p.copy_tags_to_snapshot)
         .set_tags(Some(sdk_tags(&p.tags)))
         .send()
-        .await
-        .map(|_| ())
-        .map_err(|e| Error::aws("RestoreDBInstanceFromDBSnapshot", e))
+        .await;
+    let created = unless("RestoreDBInstanceFromDBSnapshot", sent, |e| {
+        e.is_db_instance_already_exists_fault()
+    })?
+    .is_some();
+    created_or_ours(
+        rds,
+        created,
+        DatabaseKind::Instance,
+        &p.db_instance_identifier,
+        &p.db_snapshot_identifier,
+        "RestoreDBInstanceFromDBSnapshot",
+    )
+    .await
 }
 
 async fn restore_cluster(rds: &Client, p: &RestoreDbCluster) -> Result<(), Error> {
-    rds.restore_db_cluster_from_snapshot()
+    let sent = rds
+        .restore_db_cluster_from_snapshot()
         .db_cluster_identifier(&p.db_cluster_identifier)
         .snapshot_identifier(&p.snapshot_identifier)
         .engine(&p.engine)
@@ -193,13 +289,29 @@ async fn restore_cluster(rds: &Client, p: &RestoreDbCluster) -> Result<(), Error
         .deletion_protection(p.deletion_protection)
         .set_tags(Some(sdk_tags(&p.tags)))
         .send()
-        .await
-        .map(|_| ())
-        .map_err(|e| Error::aws("RestoreDBClusterFromSnapshot", e))
+        .await;
+    let created = unless("RestoreDBClusterFromSnapshot", sent, |e| {
+        e.is_db_cluster_already_exists_fault()
+    })?
+    .is_some();
+    created_or_ours(
+        rds,
+        created,
+        DatabaseKind::Cluster,
+        &p.db_cluster_identifier,
+        &p.snapshot_identifier,
+        "RestoreDBClusterFromSnapshot",
+    )
+    .await
 }
 
-async fn create_member(rds: &Client, p: &CreateClusterInstance) -> Result<(), Error> {
-    rds.create_db_instance()
+async fn create_member(
+    rds: &Client,
+    p: &CreateClusterInstance,
+    snapshot_id: &str,
+) -> Result<(), Error> {
+    let sent = rds
+        .create_db_instance()
         .db_instance_identifier(&p.db_instance_identifier)
         .db_cluster_identifier(&p.db_cluster_identifier)
         .engine(&p.engine)
@@ -210,9 +322,20 @@ async fn create_member(rds: &Client, p: &CreateClusterInstance) -> Result<(), Er
         .set_availability_zone(p.availability_zone.clone())
         .set_tags(Some(sdk_tags(&p.tags)))
         .send()
-        .await
-        .map(|_| ())
-        .map_err(|e| Error::aws("CreateDBInstance", e))
+        .await;
+    let created = unless("CreateDBInstance", sent, |e| {
+        e.is_db_instance_already_exists_fault()
+    })?
+    .is_some();
+    created_or_ours(
+        rds,
+        created,
+        DatabaseKind::Instance,
+        &p.db_instance_identifier,
+        snapshot_id,
+        "CreateDBInstance",
+    )
+    .await
 }
 
 /// Deletes the members created so far and the cluster, without final
