@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod copy;
+mod parsers;
 mod prune;
 mod recovery;
 mod restore;

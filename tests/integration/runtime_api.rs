@@ -222,3 +222,34 @@ async fn a_missing_or_malformed_setting_stops_start_up_naming_it() {
     )
     .await;
 }
+
+/// A document nested deeper than the runtime's JSON reader allows (128
+/// levels) is refused with an error that says so, and nothing is done.
+#[tokio::test]
+async fn a_document_nested_too_deep_is_refused_by_the_runtime() {
+    let world = World::new("us-east-1").await;
+    seed_fleet(&world, None).await;
+    let mut deep = json!("bottom");
+    for _ in 0..200 {
+        deep = json!([deep]);
+    }
+    let event = json!({"databases": ["orders"], "reason": deep});
+    let run = run_debug(
+        "snapshot",
+        world.settings(&[]),
+        vec![event, json!({"databases": ["orders"]})],
+    )
+    .await;
+    let refused = run.invocations[0].error_message();
+    assert!(refused.contains("recursion limit"), "{refused}");
+    // The runtime goes on to the next event.
+    assert!(
+        run.invocations[1].result.is_ok(),
+        "{}",
+        run.invocations[1].error_message()
+    );
+    let snapshots = lifeboat::aws::rds::describe_manual_snapshots(&world.clients.rds)
+        .await
+        .unwrap();
+    assert_eq!(snapshots.len(), 1, "only the second event snapshotted");
+}
