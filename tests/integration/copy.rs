@@ -329,21 +329,14 @@ async fn snapshots_lifeboat_does_not_manage_are_never_copied() {
         .contains("not a Lifeboat snapshot"));
     // A foreign snapshot wearing Lifeboat's tags (a hand-made copy of one,
     // say) is not Lifeboat's either: IAM lets Lifeboat act on lifeboat-*.
-    let tag = |k: &str, v: &str| aws_sdk_rds::types::Tag::builder().key(k).value(v).build();
-    setup
-        .world
-        .clients
-        .rds
-        .create_db_snapshot()
-        .db_instance_identifier("inventory")
-        .db_snapshot_identifier("copied-by-hand")
-        .tags(tag("lifeboat:managed", "true"))
-        .tags(tag("lifeboat:source-db", "inventory"))
-        .tags(tag("lifeboat:source-region", SOURCE))
-        .tags(tag("lifeboat:created-at", "2026-11-25T04:00:00Z"))
-        .send()
-        .await
-        .unwrap();
+    seed::foreign_snapshot(
+        &setup.world.clients.rds,
+        "inventory",
+        "copied-by-hand",
+        SOURCE,
+        "2026-11-25T04:00:00Z",
+    )
+    .await;
     let summary = setup
         .invoke(json!({"snapshots": ["copied-by-hand"]}))
         .await

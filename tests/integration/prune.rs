@@ -66,20 +66,14 @@ async fn a_year_of_snapshots() -> World {
         .unwrap();
     // And one wearing Lifeboat's tags but not its name: a hand-made copy of
     // a Lifeboat snapshot, which the policy would delete were it Lifeboat's.
-    let tag = |k: &str, v: &str| aws_sdk_rds::types::Tag::builder().key(k).value(v).build();
-    world
-        .clients
-        .rds
-        .create_db_snapshot()
-        .db_instance_identifier("orders")
-        .db_snapshot_identifier("copied-by-hand")
-        .tags(tag("lifeboat:managed", "true"))
-        .tags(tag("lifeboat:source-db", "orders"))
-        .tags(tag("lifeboat:source-region", SOURCE))
-        .tags(tag("lifeboat:created-at", "2026-10-15T04:00:00Z"))
-        .send()
-        .await
-        .unwrap();
+    seed::foreign_snapshot(
+        &world.clients.rds,
+        "orders",
+        "copied-by-hand",
+        SOURCE,
+        "2026-10-15T04:00:00Z",
+    )
+    .await;
     world.published();
     world
 }

@@ -114,6 +114,29 @@ pub async fn bucket(s3: &aws_sdk_s3::Client, name: &str) {
         .unwrap_or_else(|e| panic!("create bucket {name}: {e:?}"));
 }
 
+/// A DB snapshot of `db` that Lifeboat did not take but that wears its
+/// tags (a hand-made copy of one, say), with `created_at` as its recovery
+/// point.
+pub async fn foreign_snapshot(
+    rds: &aws_sdk_rds::Client,
+    db: &str,
+    id: &str,
+    source_region: &str,
+    created_at: &str,
+) {
+    let tag = |k: &str, v: &str| aws_sdk_rds::types::Tag::builder().key(k).value(v).build();
+    rds.create_db_snapshot()
+        .db_instance_identifier(db)
+        .db_snapshot_identifier(id)
+        .tags(tag("lifeboat:managed", "true"))
+        .tags(tag("lifeboat:source-db", db))
+        .tags(tag("lifeboat:source-region", source_region))
+        .tags(tag("lifeboat:created-at", created_at))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("create snapshot {id}: {e:?}"));
+}
+
 /// A bucket in `region` (S3 wants the region named outside us-east-1).
 pub async fn bucket_in(s3: &aws_sdk_s3::Client, name: &str, region: &str) {
     use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};

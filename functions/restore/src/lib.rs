@@ -458,6 +458,21 @@ async fn taken(
     Ok((others, ours))
 }
 
+/// The key of the newest `restore` (started) record of `target` in
+/// `region`'s catalog: one listing, newest first.
+async fn started_key(
+    catalog: &Catalog,
+    region: &str,
+    target: &str,
+) -> Result<Option<String>, Error> {
+    let prefix = record::restore_prefix(catalog.prefix(), region, target);
+    Ok(catalog
+        .list(&prefix, 2)
+        .await?
+        .into_iter()
+        .find(|k| k.ends_with("-started.json")))
+}
+
 /// For a retried start: the `restore` record an earlier attempt wrote, if
 /// it got that far, which then stands (no second record, no second event).
 async fn earlier_start(
@@ -467,9 +482,8 @@ async fn earlier_start(
     snapshot: &Snapshot,
     report: &mut RestoreReport,
 ) -> bool {
-    let prefix = record::restore_prefix(catalog.prefix(), region, &request.target);
-    let key = match catalog.list(&prefix, 2).await {
-        Ok(keys) => keys.into_iter().find(|k| k.ends_with("-started.json")),
+    let key = match started_key(catalog, region, &request.target).await {
+        Ok(key) => key,
         Err(e) => {
             report
                 .errors
@@ -640,12 +654,11 @@ pub async fn status(
     let progress = restore::progress(&rds, target)
         .await?
         .ok_or_else(|| refused(format!("no DB instance or DB cluster {target} in {region}")))?;
-    let prefix = record::restore_prefix(catalog.prefix(), region, target);
     let mut report = StatusReport::of(region, target, progress);
     // Progress comes from RDS; a catalog that cannot be read costs only the
     // recovery time.
-    let started_key = match catalog.list(&prefix, 2).await {
-        Ok(keys) => keys.into_iter().find(|k| k.ends_with("-started.json")),
+    let started_key = match started_key(&catalog, region, target).await {
+        Ok(key) => key,
         Err(e) => {
             report.errors.push(format!(
                 "the catalog {} could not be read: {e}",
