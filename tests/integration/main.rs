@@ -5,7 +5,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod copy;
+mod faults;
 mod parsers;
+mod permissions;
 mod prune;
 mod recovery;
 mod restore;

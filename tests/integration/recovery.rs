@@ -143,9 +143,30 @@ async fn with_the_source_region_down_the_recovery_stack_restores_from_latest() {
         .count();
     assert_eq!(ledger_members, 2);
 
-    // The restore records are in the DR region's own catalog.
+    // The restore records are in the DR region's own catalog, each with
+    // the identity its DBs carry.
     let started = records(&world, WEST, "restore").await;
     assert_eq!(started.len(), 2);
+    let out = world
+        .clients
+        .rds_in(WEST)
+        .describe_db_instances()
+        .db_instance_identifier("orders-dr")
+        .send()
+        .await
+        .unwrap();
+    let tagged = out.db_instances()[0]
+        .tag_list()
+        .iter()
+        .find(|t| t.key() == Some("lifeboat:restore-id"))
+        .and_then(|t| t.value())
+        .map(str::to_string);
+    let (_, orders_record) = started
+        .iter()
+        .find(|(k, _)| k.contains("/orders-dr/"))
+        .expect("the restore record of orders-dr");
+    assert_eq!(tagged.as_deref(), orders_record["restore_id"].as_str());
+    assert_eq!(orders["restore_id"], orders_record["restore_id"]);
     assert_eq!(records(&world, WEST, "restore_available").await.len(), 2);
 
     let tally = proxy.take();

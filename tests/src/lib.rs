@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-use lifeboat::aws::clients::Clients;
+use lifeboat::aws::clients::{CallPolicy, Clients};
 use lifeboat::lambda::config::Config;
 use lifeboat::Context;
 use serde_json::Value;
@@ -117,6 +117,19 @@ impl World {
             Config::from_lookup(|name| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
                 .unwrap_or_else(|e| panic!("test settings: {e}"));
         Context::new(config, clients)
+    }
+
+    /// Clients acting in this world as a function deployed in `region`,
+    /// every call through `proxy`, timed and retried by `policy`.
+    pub fn clients_through(
+        &self,
+        proxy: &proxy::Proxy,
+        region: &str,
+        policy: CallPolicy,
+    ) -> Clients {
+        let mut account = self.account.clone();
+        account.endpoint = proxy.url();
+        Clients::with_policy(account.sdk_config(region), policy)
     }
 
     /// Every catalog record, as (key, JSON), in key order.

@@ -18,10 +18,18 @@
 //! request whose SigV4 credential scope names it is answered `503` with
 //! error code `RegionUnavailable` and never reaches moto, as if the
 //! region's endpoints were gone.
+//!
+//! Faults (`Proxy::inject`) make the rest of a bad night, per service and
+//! operation, on every call, the Nth call or a share of calls: the
+//! service's own throttling answer (RDS `Throttling`, S3 `SlowDown`,
+//! EventBridge `ThrottlingException`), an HTTP 500, a connection reset
+//! before any answer, an answer slower than the client waits, and an
+//! answer lost after moto did the work.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -39,6 +47,129 @@ pub struct Call {
     pub operation: String,
 }
 
+/// What the proxy does to a call a `Rule` picks.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Fault {
+    /// The service's throttling answer, in its own words, without
+    /// reaching moto: RDS (and any query-protocol service) `Throttling`
+    /// "Rate exceeded" with HTTP 400, S3 `SlowDown` with 503, EventBridge
+    /// (and any JSON-protocol service) `ThrottlingException` with 400.
+    Throttle,
+    /// HTTP 500 in the service's own words (`InternalFailure`, S3
+    /// `InternalError`), without reaching moto.
+    ServerError,
+    /// The connection is closed before any answer; the request never
+    /// reaches moto.
+    Reset,
+    /// Forwarded, and the answer held back this long (longer than the
+    /// client's attempt timeout): the work is done, the client gives up and
+    /// retries into it.
+    Slow(Duration),
+    /// Forwarded, and the answer dropped with the connection: the work is
+    /// done, the client sees a broken connection, and its retry meets the
+    /// work done ("already exists", 412).
+    LostAnswer,
+    /// For EventBridge's `PutEvents`: a 200 whose every entry failed
+    /// (`FailedEntryCount` = all, `ErrorCode` `ThrottlingException`),
+    /// without reaching moto: the call succeeded, the events did not.
+    EntriesRefused,
+}
+
+impl Fault {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Fault::Throttle => "throttle",
+            Fault::ServerError => "server-error",
+            Fault::Reset => "reset",
+            Fault::Slow(_) => "slow",
+            Fault::LostAnswer => "lost-answer",
+            Fault::EntriesRefused => "entries-refused",
+        }
+    }
+}
+
+/// Which calls get a fault.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum When {
+    Always,
+    /// The Nth matching call only, from 1.
+    Nth(u64),
+    /// This share (0 to 1) of the matching calls, picked by a seeded hash
+    /// of each call's number: the same calls in every run.
+    Share(f64),
+}
+
+/// A fault and the calls it hits.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rule {
+    pub fault: Fault,
+    /// Only calls to this service (`rds`, `s3`, `events`).
+    pub service: Option<String>,
+    /// Only this operation (`CreateDBSnapshot`).
+    pub operation: Option<String>,
+    pub when: When,
+}
+
+impl Rule {
+    /// `fault` on every call, until narrowed.
+    pub fn new(fault: Fault) -> Self {
+        Rule {
+            fault,
+            service: None,
+            operation: None,
+            when: When::Always,
+        }
+    }
+
+    pub fn service(mut self, service: &str) -> Self {
+        self.service = Some(service.to_string());
+        self
+    }
+
+    pub fn operation(mut self, operation: &str) -> Self {
+        self.operation = Some(operation.to_string());
+        self
+    }
+
+    pub fn nth(mut self, n: u64) -> Self {
+        self.when = When::Nth(n);
+        self
+    }
+
+    pub fn share(mut self, share: f64) -> Self {
+        self.when = When::Share(share);
+        self
+    }
+
+    fn matches(&self, call: &Call) -> bool {
+        self.service.as_ref().is_none_or(|s| *s == call.service)
+            && self.operation.as_ref().is_none_or(|o| *o == call.operation)
+    }
+
+    /// Whether the `n`th matching call (from 1) gets the fault.
+    fn hits(&self, n: u64) -> bool {
+        match self.when {
+            When::Always => true,
+            When::Nth(nth) => n == nth,
+            When::Share(share) => (splitmix64(n) as f64 / u64::MAX as f64) < share,
+        }
+    }
+}
+
+/// A well-mixed hash of `n` (SplitMix64's finaliser): a reproducible
+/// stand-in for a random draw.
+fn splitmix64(n: u64) -> u64 {
+    let mut z = n.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+struct Injection {
+    rule: Rule,
+    matched: AtomicU64,
+}
+
 /// What went through the proxy since the last `take`.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Tally {
@@ -53,6 +184,8 @@ pub struct Tally {
     /// Requests refused because their region was down, by call.
     #[serde(serialize_with = "calls_as_list")]
     pub refused: BTreeMap<Call, u64>,
+    /// Faults injected, by `<operation> <fault>`.
+    pub faults: BTreeMap<String, u64>,
     /// Where the time went, by operation (all regions together).
     pub timing: BTreeMap<String, Timing>,
     /// When counting started: the origin of `Timing`'s times.
@@ -158,11 +291,31 @@ struct Shared {
     connect_latency: Duration,
     tally: Mutex<Tally>,
     down: Mutex<BTreeSet<String>>,
+    faults: Mutex<Vec<Injection>>,
 }
 
 impl Shared {
     fn tally(&self) -> std::sync::MutexGuard<'_, Tally> {
         self.tally.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The fault `call` gets, if any rule picks it (the first that does).
+    fn fault_for(&self, call: &Call) -> Option<Fault> {
+        let faults = self.faults.lock().unwrap_or_else(|e| e.into_inner());
+        let fault = faults.iter().find_map(|f| {
+            if !f.rule.matches(call) {
+                return None;
+            }
+            let n = f.matched.fetch_add(1, Ordering::SeqCst) + 1;
+            f.rule.hits(n).then_some(f.rule.fault)
+        })?;
+        drop(faults);
+        *self
+            .tally()
+            .faults
+            .entry(format!("{} {}", call.operation, fault.name()))
+            .or_insert(0) += 1;
+        Some(fault)
     }
 
     fn is_down(&self, region: &str) -> bool {
@@ -196,6 +349,7 @@ impl Proxy {
             connect_latency,
             tally: Mutex::new(Tally::default()),
             down: Mutex::new(BTreeSet::new()),
+            faults: Mutex::new(Vec::new()),
         });
         let accepting = shared.clone();
         thread::spawn(move || {
@@ -241,6 +395,29 @@ impl Proxy {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(region);
+    }
+
+    /// Adds a fault: from now on the calls `rule` picks get it. Rules are
+    /// tried in the order they were added; a call gets the first fault
+    /// that picks it.
+    pub fn inject(&self, rule: Rule) {
+        self.shared
+            .faults
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Injection {
+                rule,
+                matched: AtomicU64::new(0),
+            });
+    }
+
+    /// Removes every fault: from now on calls go through untouched.
+    pub fn heal(&self) {
+        self.shared
+            .faults
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
     }
 
     /// What was counted since the last call, and a fresh count from now.
@@ -540,6 +717,49 @@ fn serve(client: TcpStream, shared: &Shared) -> io::Result<()> {
             continue;
         }
 
+        let fault = shared.fault_for(&call);
+        match fault {
+            Some(Fault::Reset) => {
+                *shared
+                    .tally()
+                    .answers_failed
+                    .entry(call.clone())
+                    .or_insert(0) += 1;
+                return Ok(());
+            }
+            Some(Fault::EntriesRefused) => {
+                writer.write_all(&encode(
+                    "HTTP/1.1 200 OK",
+                    &[(
+                        "Content-Type".to_string(),
+                        "application/x-amz-json-1.1".to_string(),
+                    )],
+                    refused_entries(&body).as_bytes(),
+                    false,
+                ))?;
+                continue;
+            }
+            Some(f @ (Fault::Throttle | Fault::ServerError)) => {
+                let (status, content_type, body) = error_answer(f, &call, &head);
+                {
+                    let mut tally = shared.tally();
+                    *tally.answers_failed.entry(call.clone()).or_insert(0) += 1;
+                    *tally
+                        .failures
+                        .entry(format!("{} HTTP {}", call.operation, &status[..3]))
+                        .or_insert(0) += 1;
+                }
+                writer.write_all(&encode(
+                    &format!("HTTP/1.1 {status}"),
+                    &[("Content-Type".to_string(), content_type.to_string())],
+                    body.as_bytes(),
+                    false,
+                ))?;
+                continue;
+            }
+            _ => {}
+        }
+
         let request = encode(
             &format!("{method} {target} HTTP/1.1"),
             &head.headers,
@@ -604,6 +824,12 @@ fn serve(client: TcpStream, shared: &Shared) -> io::Result<()> {
                     .or_insert(0) += 1;
             }
         }
+        match fault {
+            // moto did the work; the client never hears of it.
+            Some(Fault::LostAnswer) => return Ok(()),
+            Some(Fault::Slow(hold)) => thread::sleep(hold),
+            _ => {}
+        }
         if response.closes {
             upstream = None;
         }
@@ -622,6 +848,62 @@ fn serve(client: TcpStream, shared: &Shared) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The answer a service gives for `fault`: status line, content type and
+/// body, in the protocol the request spoke (S3's REST XML, the JSON
+/// protocol's `__type`, the query protocol's `ErrorResponse`).
+fn error_answer(fault: Fault, call: &Call, head: &Head) -> (&'static str, &'static str, String) {
+    let throttle = fault == Fault::Throttle;
+    if call.service == "s3" {
+        let (status, code, message) = if throttle {
+            (
+                "503 Slow Down",
+                "SlowDown",
+                "Please reduce your request rate.",
+            )
+        } else {
+            (
+                "500 Internal Server Error",
+                "InternalError",
+                "We encountered an internal error. Please try again.",
+            )
+        };
+        let body = format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{message}</Message><RequestId>lifeboat-proxy</RequestId><HostId>lifeboat-proxy</HostId></Error>");
+        return (status, "application/xml", body);
+    }
+    let (status, code, message) = if throttle {
+        ("400 Bad Request", "Throttling", "Rate exceeded")
+    } else {
+        (
+            "500 Internal Server Error",
+            "InternalFailure",
+            "The request processing has failed because of an unknown error, exception or failure.",
+        )
+    };
+    if head.header("x-amz-target").is_some() {
+        let code = if throttle {
+            "ThrottlingException"
+        } else {
+            "InternalException"
+        };
+        let body = serde_json::json!({ "__type": code, "message": message }).to_string();
+        return (status, "application/x-amz-json-1.1", body);
+    }
+    let kind = if throttle { "Sender" } else { "Receiver" };
+    let body = format!("<ErrorResponse xmlns=\"http://rds.amazonaws.com/doc/2014-10-31/\"><Error><Type>{kind}</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>lifeboat-proxy</RequestId></ErrorResponse>");
+    (status, "text/xml", body)
+}
+
+/// A `PutEvents` answer in which every entry of the request `body` failed.
+fn refused_entries(body: &[u8]) -> String {
+    let request: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+    let n = request["Entries"].as_array().map_or(0, Vec::len);
+    let entry = serde_json::json!({
+        "ErrorCode": "ThrottlingException",
+        "ErrorMessage": "Rate exceeded (refused by the test proxy)",
+    });
+    serde_json::json!({ "FailedEntryCount": n, "Entries": vec![entry; n] }).to_string()
 }
 
 /// Names the AWS operation of a request: query protocol (`Action=` in the
@@ -770,6 +1052,46 @@ mod tests {
         assert_eq!(op("DELETE", "/bucket/k"), "DeleteObject");
         assert_eq!(op("POST", "/bucket?delete"), "DeleteObjects");
         assert_eq!(op("PUT", "/bucket?versioning"), "PUT bucket?versioning");
+    }
+
+    #[test]
+    fn a_share_of_calls_is_the_same_share_in_every_run() {
+        let rule = Rule::new(Fault::Throttle).share(0.2);
+        let hits = (1..=10_000).filter(|n| rule.hits(*n)).count();
+        assert!((1_800..2_200).contains(&hits), "{hits} of 10000");
+        let again = (1..=10_000).filter(|n| rule.hits(*n)).count();
+        assert_eq!(hits, again);
+        assert!(Rule::new(Fault::Reset).nth(3).hits(3));
+        assert!(!Rule::new(Fault::Reset).nth(3).hits(4));
+    }
+
+    #[test]
+    fn faults_are_answered_in_each_protocol_s_own_words() {
+        let call = |service: &str| Call {
+            service: service.into(),
+            region: "us-east-1".into(),
+            operation: "X".into(),
+        };
+        let plain = Head {
+            start: "POST / HTTP/1.1".into(),
+            headers: vec![],
+        };
+        let json = Head {
+            start: "POST / HTTP/1.1".into(),
+            headers: headers(&[("X-Amz-Target", "AWSEvents.PutEvents")]),
+        };
+        let (status, _, body) = error_answer(Fault::Throttle, &call("rds"), &plain);
+        assert_eq!(status, "400 Bad Request");
+        assert!(body.contains("<Code>Throttling</Code><Message>Rate exceeded</Message>"));
+        let (status, _, body) = error_answer(Fault::Throttle, &call("s3"), &plain);
+        assert_eq!(status, "503 Slow Down");
+        assert!(body.contains("<Code>SlowDown</Code>"));
+        let (status, _, body) = error_answer(Fault::Throttle, &call("events"), &json);
+        assert_eq!(status, "400 Bad Request");
+        assert!(body.contains(r#""__type":"ThrottlingException""#));
+        let (status, _, body) = error_answer(Fault::ServerError, &call("rds"), &plain);
+        assert_eq!(status, "500 Internal Server Error");
+        assert!(body.contains("<Code>InternalFailure</Code>"));
     }
 
     #[test]

@@ -179,3 +179,36 @@ pub async fn event_tap(events: &aws_sdk_eventbridge::Client, account: &Account, 
         .await
         .unwrap_or_else(|e| panic!("put targets: {e:?}"));
 }
+
+/// An Aurora cluster restored from `snapshot` outside this restore (by
+/// hand, or by a Lifeboat restore long ago: production since a failover),
+/// with members of the given classes; the cluster and each member carry
+/// `tag_list`.
+pub async fn restored_cluster(
+    rds: &aws_sdk_rds::Client,
+    id: &str,
+    snapshot: &str,
+    engine: &str,
+    members: &[(&str, &str)],
+    tag_list: &[(&str, &str)],
+) {
+    rds.restore_db_cluster_from_snapshot()
+        .db_cluster_identifier(id)
+        .snapshot_identifier(snapshot)
+        .engine(engine)
+        .set_tags(Some(tags(tag_list)))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("restore DB cluster {id}: {e:?}"));
+    for (member, class) in members {
+        rds.create_db_instance()
+            .db_instance_identifier(*member)
+            .db_cluster_identifier(id)
+            .db_instance_class(*class)
+            .engine(engine)
+            .set_tags(Some(tags(tag_list)))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("create cluster member {member}: {e:?}"));
+    }
+}

@@ -52,15 +52,18 @@ pub fn check(ctx: &Context) -> Result<(), Error> {
 }
 
 pub async fn handle(ctx: &Context, event: LambdaEvent<Value>) -> Result<Summary, Error> {
+    let request_id = event.context.request_id.clone();
     invocation::handle(
         event,
         |payload| event::parse(payload, Utc::now()),
-        |request| run(ctx, request),
+        |request| run(ctx, request, &request_id),
     )
     .await
 }
 
-pub async fn run(ctx: &Context, request: Request) -> Result<Summary, Error> {
+/// Copies what `request` asks for; `request_id` (the Lambda request's)
+/// stamps the copy records, so a retry knows its own work.
+pub async fn run(ctx: &Context, request: Request, request_id: &str) -> Result<Summary, Error> {
     check(ctx)?;
     let dr_regions = ctx.config.require_dr_regions()?;
     let request = match request {
@@ -135,7 +138,7 @@ pub async fn run(ctx: &Context, request: Request) -> Result<Summary, Error> {
     };
     let plan = copy_plan::plan(&sources, &reachable, &settings);
     let results: Vec<(Entry, Option<Announcement>)> = stream::iter(plan)
-        .map(|planned| carry_out(ctx, &catalogs, &trigger, planned, now))
+        .map(|planned| carry_out(ctx, &catalogs, &trigger, planned, now, request_id))
         .buffer_unordered(ctx.config.concurrency)
         .collect()
         .await;
@@ -256,6 +259,7 @@ async fn carry_out(
     trigger: &Trigger,
     planned: PlannedCopy<'_>,
     now: DateTime<Utc>,
+    request_id: &str,
 ) -> (Entry, Option<Announcement>) {
     let PlannedCopy {
         snapshot,
@@ -299,7 +303,17 @@ async fn carry_out(
                 copy_arn: &arn,
                 kms_key_id: kms_key_id.map(String::as_str),
             };
-            return match catalogs.record(&copy).await {
+            // A copy without its record (the catalog was unreachable when
+            // it was made) is recorded now and announced then.
+            return match catalogs.record(&copy, request_id).await {
+                Ok((key, ours)) if ours.is_ours() => {
+                    let reason = "the copy was there without its record: recorded now".to_string();
+                    let event = copy_started(trigger, &copy, &key);
+                    (
+                        entry(snapshot, &region, Outcome::Recorded { reason }),
+                        Some(event),
+                    )
+                }
                 Ok(_) => (entry(snapshot, &region, Outcome::Exists), None),
                 Err(error) => failed(error),
             };
@@ -325,9 +339,9 @@ async fn carry_out(
         &tags,
     )
     .await;
-    let (outcome, copy_arn) = match result {
-        Ok(CopyResult::Started { arn }) => (Outcome::Copied, arn),
-        Ok(CopyResult::AlreadyExists) => (Outcome::Exists, arn_in(&snapshot.arn, &region)),
+    let copy_arn = match result {
+        Ok(CopyResult::Started { arn }) => arn,
+        Ok(CopyResult::AlreadyExists) => arn_in(&snapshot.arn, &region),
         Ok(CopyResult::CopyLimit(message)) => {
             let reason = format!("RDS's limit on copies in progress into {region} was reached ({message}); the next reconcile copies it");
             return deferred(reason);
@@ -347,29 +361,38 @@ async fn carry_out(
         copy_arn: &copy_arn,
         kms_key_id: kms_key_id.as_deref(),
     };
-    let key = match catalogs.record(&copy).await {
-        Ok(key) => key,
+    // Whoever records the copy announces it: a retry that meets its own
+    // copy (an answer lost on the way back) records and announces it; a
+    // redelivered event that finds another's record stays quiet.
+    let (key, ours) = match catalogs.record(&copy, request_id).await {
+        Ok(recorded) => recorded,
         Err(error) => return failed(error),
     };
-    if outcome == Outcome::Exists {
-        return (entry(snapshot, &region, outcome), None);
+    if !ours.is_ours() {
+        return (entry(snapshot, &region, Outcome::Exists), None);
     }
-    let event = Announcement {
+    let event = copy_started(trigger, &copy, &key);
+    (entry(snapshot, &region, Outcome::Copied), Some(event))
+}
+
+/// `Snapshot Copy Started`, for the copy recorded at `key`.
+fn copy_started(trigger: &Trigger, copy: &Copy<'_>, key: &str) -> Announcement {
+    let snapshot = copy.snapshot;
+    Announcement {
         detail_type: "Snapshot Copy Started",
-        resources: vec![snapshot.arn.clone(), copy_arn.clone()],
+        resources: vec![snapshot.arn.clone(), copy.copy_arn.to_string()],
         detail: json!({
             "database": snapshot.source_db(),
             "database_kind": snapshot.kind,
             "snapshot_id": snapshot.id,
             "source_arn": snapshot.arn,
-            "copy_arn": copy_arn,
-            "region": region,
-            "kms_key_id": kms_key_id,
+            "copy_arn": copy.copy_arn,
+            "region": copy.region,
+            "kms_key_id": copy.kms_key_id,
             "trigger": trigger,
             "catalog_key": key,
         }),
-    };
-    (entry(snapshot, &region, outcome), Some(event))
+    }
 }
 
 #[cfg(test)]

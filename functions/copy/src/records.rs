@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use chrono::Utc;
 use futures_util::future;
-use lifeboat::aws::catalog::Catalog;
+use lifeboat::aws::catalog::{Catalog, Ownership};
 use lifeboat::domain::model::Snapshot;
 use lifeboat::domain::record::{self, CopyRecord, Record, RecordKind};
 use lifeboat::{Context, Error};
@@ -35,6 +35,18 @@ impl Known {
             self.catalog.put_new(key, record).await?;
         }
         Ok(())
+    }
+
+    /// Writes `record` unless it is known to be there; whose it is.
+    async fn put_own<T: Serialize>(
+        &self,
+        key: &str,
+        record: &Record<T>,
+    ) -> Result<Ownership, Error> {
+        if self.keys.contains(key) {
+            return Ok(Ownership::Others);
+        }
+        self.catalog.put_own(key, record).await
     }
 }
 
@@ -100,9 +112,15 @@ impl Catalogs {
         })
     }
 
-    /// Writes whatever of the copy's records is missing; the copy record's
-    /// key in the source catalog, or what was not written.
-    pub async fn record(&self, copy: &Copy<'_>) -> Result<String, String> {
+    /// Writes whatever of the copy's records is missing, stamped with
+    /// `request_id`: the copy record's key in the source catalog and whose
+    /// that record is (this request's to announce, or another's), or what
+    /// was not written.
+    pub async fn record(
+        &self,
+        copy: &Copy<'_>,
+        request_id: &str,
+    ) -> Result<(String, Ownership), String> {
         let Copy {
             snapshot,
             region,
@@ -135,11 +153,12 @@ impl Catalogs {
                 database_kind: snapshot.kind,
                 recovery_point_time: recovery_point,
             },
-        );
+        )
+        .by_request(request_id);
         let problem = |what: String, e: Error| {
             format!("copy {copy_arn} is under way, but {what} was not written: {e}")
         };
-        self.source.put(&key, &body).await.map_err(|e| {
+        let ours = self.source.put_own(&key, &body).await.map_err(|e| {
             problem(
                 format!("its record {key} in {}", self.source.catalog.bucket()),
                 e,
@@ -162,7 +181,7 @@ impl Catalogs {
                     dr.catalog.bucket()
                 )
             })?;
-        Ok(key)
+        Ok((key, ours))
     }
 
     /// Puts the source catalog's record of `snapshot` into the DR catalog,

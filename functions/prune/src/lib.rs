@@ -49,10 +49,11 @@ pub fn check(ctx: &Context) -> Result<(), Error> {
 }
 
 pub async fn handle(ctx: &Context, event: LambdaEvent<Value>) -> Result<Summary, Error> {
+    let request_id = event.context.request_id.clone();
     invocation::handle(
         event,
         |payload| event::parse(payload, Utc::now().trunc_subsecs(0)),
-        |request| run(ctx, request),
+        |request| run(ctx, request, &request_id),
     )
     .await
 }
@@ -65,7 +66,9 @@ struct Decision {
     keep: Option<String>,
 }
 
-pub async fn run(ctx: &Context, request: Request) -> Result<Summary, Error> {
+/// Applies the retention policies; `request_id` (the Lambda request's)
+/// stamps the deletion records, so a retry knows its own.
+pub async fn run(ctx: &Context, request: Request, request_id: &str) -> Result<Summary, Error> {
     check(ctx)?;
     // A dry run set in the configuration is a safety catch an event cannot
     // release.
@@ -115,14 +118,14 @@ pub async fn run(ctx: &Context, request: Request) -> Result<Summary, Error> {
             catalogs.insert(d.region.clone(), ctx.catalog_in(&d.region)?);
         }
     }
-    let results: Vec<(Entry, Announcement)> = stream::iter(doomed.iter())
-        .map(|d| delete(ctx, &catalogs[&d.region], &request.trigger, d))
+    let results: Vec<(Entry, Option<Announcement>)> = stream::iter(doomed.iter())
+        .map(|d| delete(ctx, &catalogs[&d.region], &request.trigger, d, request_id))
         .buffer_unordered(ctx.config.concurrency)
         .collect()
         .await;
     let mut events = Vec::new();
     for (entry, event) in results {
-        events.push(event);
+        events.extend(event);
         outcomes.push(entry);
     }
 
@@ -244,12 +247,18 @@ fn entry(d: &Decision, outcome: Outcome) -> Entry {
         .snapshot(&d.snapshot.id)
 }
 
+/// Records the deletion, then deletes: a snapshot is never gone without
+/// its record (a catalog that cannot be written stops the deletion, and
+/// the next run does it). Two runs deleting the same snapshot at once (a
+/// schedule delivered twice) both find it gone or delete it; the one that
+/// wrote the record announces it.
 async fn delete(
     ctx: &Context,
     catalog: &Catalog,
     trigger: &Trigger,
     d: &Decision,
-) -> (Entry, Announcement) {
+    request_id: &str,
+) -> (Entry, Option<Announcement>) {
     let s = &d.snapshot;
     let reason = format!("kept by no rule of the retention policy {}", d.policy);
     let detail = |error: Option<String>| {
@@ -265,15 +274,14 @@ async fn delete(
             "error": error,
         })
     };
-    let rds = ctx.clients.rds_in(&d.region);
-    if let Err(e) = rds::delete_snapshot(&rds, s).await {
+    let failed = |error: String| {
         let event = Announcement {
             detail_type: "Snapshot Deletion Failed",
             resources: vec![s.arn.clone()],
-            detail: detail(Some(e.to_string())),
+            detail: detail(Some(error.clone())),
         };
-        return (entry(d, Outcome::failed(&e)), event);
-    }
+        (entry(d, Outcome::Failed { error }), Some(event))
+    };
     let record = Record::new(
         RecordKind::Deletion,
         Utc::now(),
@@ -286,7 +294,8 @@ async fn delete(
             recovery_point_time: s.recovery_point(),
             reason: reason.clone(),
         },
-    );
+    )
+    .by_request(request_id);
     let key = record::deletion_key(
         catalog.prefix(),
         &d.region,
@@ -294,21 +303,31 @@ async fn delete(
         s.recovery_point(),
         &s.id,
     );
+    let ours = match catalog.put_own(&key, &record).await {
+        Ok(ours) => ours,
+        Err(e) => {
+            return failed(format!(
+                "snapshot {} was not deleted: its deletion record {key} could not be written ({e}); the next run deletes it",
+                s.id
+            ))
+        }
+    };
+    let rds = ctx.clients.rds_in(&d.region);
+    if let Err(e) = rds::delete_snapshot(&rds, s).await {
+        return failed(format!(
+            "{e} (its deletion record {key} is written; the next run deletes it)"
+        ));
+    }
+    if !ours.is_ours() {
+        let reason = "deleted by another run of the same schedule, which recorded it".to_string();
+        return (entry(d, Outcome::Skipped { reason }), None);
+    }
     let event = Announcement {
         detail_type: "Snapshot Deleted",
         resources: vec![s.arn.clone()],
         detail: detail(None),
     };
-    match catalog.put_new(&key, &record).await {
-        Ok(_) => (entry(d, Outcome::Deleted), event),
-        Err(e) => {
-            let error = format!(
-                "snapshot {} was deleted but its catalog record {key} was not written: {e}",
-                s.id
-            );
-            (entry(d, Outcome::Failed { error }), event)
-        }
-    }
+    (entry(d, Outcome::Deleted), Some(event))
 }
 
 #[cfg(test)]

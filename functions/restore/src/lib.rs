@@ -3,8 +3,13 @@
 //! A restore request is resolved (which snapshot, which region), planned
 //! from the configuration captured in the snapshot's catalog record (or,
 //! when the record is lost, from what the snapshot itself carries), checked
-//! (never an existing DB, never public, nothing regional guessed) and
-//! started; the call returns once RDS has accepted it. Restoring into a
+//! (never an existing DB, never public, nothing regional guessed),
+//! recorded, and only then started; the call returns once RDS has accepted
+//! it. Every DB it creates carries the restore's identity
+//! (`lifeboat:restore-id`): a retried start continues only DBs carrying its
+//! own, a failed one rolls back only those, and one that runs short of the
+//! Lambda deadline stops between calls, recorded and resumable by the same
+//! request, rather than be cut off in the middle. Restoring into a
 //! region calls only that region: its RDS and its catalog bucket, so a
 //! restore in a DR region works with the source region gone. `{"action":
 //! "status"}` reports progress and, once the DB is available, the recovery
@@ -20,19 +25,21 @@ use chrono::{DateTime, SubsecRound, Utc};
 use lambda_runtime::LambdaEvent;
 use lifeboat::aws::catalog::{Catalog, Written};
 use lifeboat::aws::publisher::Announcement;
+use lifeboat::aws::rds::restore::{Deadline, Execution, Rollback};
 use lifeboat::aws::rds::{self, restore};
 use lifeboat::domain::model::{is_default_group, DatabaseConfig, DatabaseKind, Snapshot};
 use lifeboat::domain::record::{
-    self, Record, RecordKind, RestoreAvailableRecord, RestoreRecord, SnapshotRecord,
+    self, Record, RecordKind, RestoreAvailableRecord, RestoreFailedRecord, RestoreRecord,
+    RestoreStage, SnapshotRecord,
 };
-use lifeboat::domain::restore_plan::{self, Plan, Refusal, Source};
+use lifeboat::domain::restore_plan::{self, Earlier, Existing, Plan, Refusal, Source};
 use lifeboat::domain::tags;
 use lifeboat::lambda::invocation;
 use lifeboat::{Context, Error};
 use serde_json::{json, Value};
 
 use crate::event::{Request, RestoreRequest, SnapshotChoice};
-use crate::report::{Report, RestoreReport, StatusReport};
+use crate::report::{Report, RestoreReport, RestoreStatus, StatusReport};
 
 pub const FUNCTION: &str = "restore";
 
@@ -56,13 +63,14 @@ pub fn check(ctx: &Context) -> Result<(), Error> {
 /// The Lambda handler: parse, then start a restore or report on one.
 pub async fn handle(ctx: &Context, event: LambdaEvent<Value>) -> Result<Report, Error> {
     let now = Utc::now().trunc_subsecs(0);
+    let deadline = Deadline::at(restore_plan::lambda_deadline(event.context.deadline));
     // The restore's future is boxed: it is deep (resolve, plan, execute,
     // record), and inline it overflows rustc's layout query depth.
     invocation::handle(event, event::parse, |request| async move {
         Ok(match request {
-            Request::Restore(request) => {
-                Report::Restore(Box::new(Box::pin(start(ctx, &request, now)).await?))
-            }
+            Request::Restore(request) => Report::Restore(Box::new(
+                Box::pin(start(ctx, &request, now, &deadline)).await?,
+            )),
             Request::Status { region, target } => Report::Status(Box::new(
                 status(ctx, region.as_deref(), &target, now).await?,
             )),
@@ -285,12 +293,19 @@ fn names_to_check(config: &DatabaseConfig, request: &RestoreRequest) -> [Vec<Str
 }
 
 /// Plans the restore and, unless it is a dry run, starts it: resolve the
-/// snapshot, plan from its record, guard against anything unsafe, execute,
-/// record.
+/// snapshot, plan from its record, tell a retry of an earlier start from a
+/// new restore, guard against anything unsafe, record, execute (stopping
+/// short of `deadline`, rolling back what it made if a call fails).
+///
+/// The record comes first: a restore that cannot be recorded creates
+/// nothing, so whatever a restore leaves behind (a cluster without its
+/// members, when the invocation ran out of time between the two) is named
+/// by a `restore` record and carries its identity.
 pub async fn start(
     ctx: &Context,
     request: &RestoreRequest,
     now: DateTime<Utc>,
+    deadline: &Deadline,
 ) -> Result<RestoreReport, Error> {
     let dry_run = request.dry_run || ctx.config.dry_run;
     let region = region(ctx, request.region.as_deref());
@@ -301,7 +316,7 @@ pub async fn start(
     let snapshot = &chosen.snapshot;
     let select = &ctx.config.select_tag;
     let selection_tag = (select.key.as_str(), select.value.as_str());
-    let plan = plan(
+    let mut plan = plan(
         &rds,
         request,
         region,
@@ -310,30 +325,89 @@ pub async fn start(
         selection_tag,
     )
     .await?;
-    let (taken, ours) = taken(&rds, &plan, &snapshot.id).await?;
-    let mut report = RestoreReport::planned(request, region, dry_run, snapshot, &plan, taken, now);
+    let found = found(&rds, &plan).await?;
+    let mut errors = Vec::new();
+    // Unreadable, the start is taken as a new restore: safe, as the DBs of
+    // an earlier attempt then count as another's and are refused.
+    let Restores {
+        latest,
+        in_that_second,
+    } = restores(&catalog, region, &request.target, now)
+        .await
+        .unwrap_or_else(|e| {
+            errors.push(format!(
+                "the catalog {} could not be read for an earlier attempt of this restore: {e}",
+                catalog.bucket()
+            ));
+            Restores {
+                latest: None,
+                in_that_second: None,
+            }
+        });
+    let (earlier, not_continued) = match latest {
+        Some(latest) if continues(&latest, &plan, &found, now) => (Some(latest), None),
+        other => (None, other),
+    };
+    // A new restore's identity and keys are those of its second: another
+    // restore of the target recorded in that same second (finished, or
+    // failed) would share them, and its DBs would pass for this one's.
+    if let (None, Some(key)) = (&earlier, &in_that_second) {
+        return Err(refused(format!(
+            "another restore of {} was recorded in this same second ({key}); send the request again",
+            request.target
+        )));
+    }
+    let restore_id = earlier
+        .as_ref()
+        .and_then(|e| e.record.body.restore_id.clone())
+        .unwrap_or_else(|| restore_plan::restore_id(&request.target, now));
+    plan.tag_with_restore_id(&restore_id);
+    let ours: Vec<&str> = found
+        .iter()
+        .filter(|(_, _, e)| e.is_made_by(&restore_id))
+        .map(|(_, id, _)| id.as_str())
+        .collect();
+    let others: Vec<String> = found
+        .iter()
+        .filter(|(_, _, e)| *e != Existing::Free && !e.is_made_by(&restore_id))
+        .map(|(kind, id, e)| format!("DB {} {id}{}", kind_name(*kind), e.whose()))
+        .collect();
+    // DBs of an earlier restore of the target that this start does not
+    // continue: say whose they are, so that a person knows what to do.
+    let whose = not_continued.and_then(|latest| {
+        let id = latest.record.body.restore_id.as_deref()?;
+        found.iter().any(|(_, _, e)| e.is_made_by(id)).then(|| {
+            format!(
+                "; they are what the restore {id} (from snapshot {}, recorded at {}) made, and this start does not continue it: a start continues a restore only as the same request, within {} hours of it and before it finished",
+                latest.record.body.snapshot_id,
+                latest.key,
+                restore_plan::RESUME_WITHIN.num_hours()
+            )
+        })
+    });
+    let mut report =
+        RestoreReport::planned(request, region, dry_run, snapshot, &plan, &restore_id, now);
+    report.target_taken = others;
+    report.errors = errors;
     if !ours.is_empty() {
         report.notes.push(format!(
-            "already there, restored from {} by an earlier attempt of this restore: {}; {}",
-            snapshot.id,
+            "already there, made by an earlier attempt of this restore ({restore_id}): {}; {}",
             ours.join(", "),
-            if ours.len() == plan.identifiers().len() {
+            if ours.len() == found.len() {
                 "nothing left to create"
             } else {
                 "the rest is created now"
             }
         ));
     }
-    match &chosen.record {
-        Ok(_) => {}
-        Err(why) => {
-            tracing::warn!(snapshot_id = %snapshot.id, "{why}; rebuilding from the snapshot alone");
-            report.record = Some(why.clone());
-        }
+    if let Err(why) = &chosen.record {
+        tracing::warn!(snapshot_id = %snapshot.id, "{why}; rebuilding from the snapshot alone");
+        report.record = Some(why.clone());
     }
     tracing::info!(
         snapshot_id = %snapshot.id,
         age = %report.snapshot.age,
+        restore_id = %restore_id,
         "chose snapshot {} (recovery point {} ago)",
         snapshot.id,
         report.snapshot.age
@@ -344,26 +418,48 @@ pub async fn start(
     guard(
         region,
         &report.target_taken,
+        whose.as_deref(),
         &plan,
         chosen.newest_recorded.as_deref(),
     )?;
-    let done: Vec<&str> = ours.iter().map(String::as_str).collect();
-    execute(ctx, &rds, &plan, &done, request, region, snapshot).await?;
-    if !ours.is_empty() && earlier_start(&catalog, region, request, snapshot, &mut report).await {
-        return Ok(report);
-    }
-    record_started(
-        ctx,
-        &catalog,
-        &plan,
+    let started = Started {
         request,
         region,
         snapshot,
-        now,
-        &mut report,
-    )
-    .await;
-    Ok(report)
+        restore_id: &restore_id,
+        requested_at: earlier.as_ref().map_or(now, |e| e.record.body.requested_at),
+    };
+    match &earlier {
+        Some(earlier) => report.started(&earlier.key, &earlier.record.body),
+        None => record_started(ctx, &catalog, &plan, &started, &mut report).await?,
+    }
+    match restore::execute_missing(&rds, &plan, &ours, &restore_id, deadline).await {
+        Execution::Complete => Ok(report),
+        Execution::Incomplete { left } => {
+            report.made = plan
+                .identifiers()
+                .into_iter()
+                .map(|(_, id)| id.to_string())
+                .filter(|id| !left.contains(id))
+                .collect();
+            report.left = left;
+            report.status = RestoreStatus::Incomplete;
+            tracing::warn!(restore_id = %restore_id, "{}", report.incomplete_message());
+            Ok(report)
+        }
+        Execution::Failed {
+            failed,
+            error,
+            rollback,
+        } => Err(record_failed(ctx, &catalog, &started, &failed, &error, &rollback).await),
+    }
+}
+
+fn kind_name(kind: DatabaseKind) -> &'static str {
+    match kind {
+        DatabaseKind::Cluster => "cluster",
+        DatabaseKind::Instance => "instance",
+    }
 }
 
 /// The exact calls, from the configuration the snapshot's record captured
@@ -432,93 +528,138 @@ async fn plan_in(
     })
 }
 
-/// The identifiers the restore would create that a DB already has: other
-/// DBs (named for the refusal), and this restore's own, restored from
-/// `snapshot_id` by an earlier attempt (a lost answer, a retried start).
-async fn taken(
+/// What has each identifier the restore would create, in plan order.
+async fn found(
     rds: &aws_sdk_rds::Client,
     plan: &Plan,
-    snapshot_id: &str,
-) -> Result<(Vec<String>, Vec<String>), Error> {
-    let (mut others, mut ours) = (Vec::new(), Vec::new());
+) -> Result<Vec<(DatabaseKind, String, Existing)>, Error> {
+    let mut found = Vec::new();
     for (kind, id) in plan.identifiers() {
-        match restore::classify(rds, kind, id, snapshot_id).await? {
-            restore::Existing::Free => {}
-            restore::Existing::Restored(_) => ours.push(id.to_string()),
-            restore::Existing::Other => others.push(format!(
-                "DB {} {id}",
-                if kind == DatabaseKind::Cluster {
-                    "cluster"
-                } else {
-                    "instance"
-                }
-            )),
-        }
+        found.push((
+            kind,
+            id.to_string(),
+            restore::existing(rds, kind, id).await?,
+        ));
     }
-    Ok((others, ours))
+    Ok(found)
 }
 
-/// The key of the newest `restore` (started) record of `target` in
-/// `region`'s catalog: one listing, newest first.
-async fn started_key(
+/// How many keys of one target's restore records are read: the newest
+/// (a restore has two or three), one page.
+const RESTORE_KEYS_LISTED: usize = 100;
+
+/// A restore of a target, as the catalog records it.
+struct Recorded {
+    /// Its `restore` (started) record.
+    key: String,
+    record: Record<RestoreRecord>,
+    /// A `restore_available` record says it finished.
+    available: bool,
+}
+
+/// What the catalog records of one target's restores.
+struct Restores {
+    /// The newest restore that did not fail (a failed restore was rolled
+    /// back, and is over).
+    latest: Option<Recorded>,
+    /// A key recorded for the second `second_of` was asked about: that
+    /// second's restore of the target, whose keys a new one cannot have.
+    in_that_second: Option<String>,
+}
+
+/// The restores of `target` in `region`'s catalog: one listing, newest
+/// first, then the `restore` record of the latest.
+async fn restores(
     catalog: &Catalog,
     region: &str,
     target: &str,
-) -> Result<Option<String>, Error> {
+    second_of: DateTime<Utc>,
+) -> Result<Restores, Error> {
     let prefix = record::restore_prefix(catalog.prefix(), region, target);
-    Ok(catalog
-        .list(&prefix, 2)
-        .await?
-        .into_iter()
-        .find(|k| k.ends_with("-started.json")))
+    let keys = catalog.list(&prefix, RESTORE_KEYS_LISTED).await?;
+    let stages: Vec<(&str, RestoreStage, &String)> = keys
+        .iter()
+        .filter_map(|key| {
+            let (time, stage) = record::restore_stage_of_key(&prefix, key)?;
+            Some((time, stage, key))
+        })
+        .collect();
+    let that_second = record::restore_key(
+        catalog.prefix(),
+        region,
+        target,
+        second_of,
+        RestoreStage::Started,
+    );
+    let that_second = record::restore_stage_of_key(&prefix, &that_second).map(|(t, _)| t);
+    let in_that_second = stages
+        .iter()
+        .find(|(t, _, _)| Some(*t) == that_second)
+        .map(|(_, _, key)| key.to_string());
+    let has =
+        |time: &str, stage: RestoreStage| stages.iter().any(|(t, s, _)| *t == time && *s == stage);
+    for (time, stage, key) in &stages {
+        if *stage != RestoreStage::Started || has(time, RestoreStage::Failed) {
+            continue;
+        }
+        let record = catalog.get::<Record<RestoreRecord>>(key).await?;
+        return Ok(Restores {
+            latest: Some(Recorded {
+                key: key.to_string(),
+                record,
+                available: has(time, RestoreStage::Available),
+            }),
+            in_that_second,
+        });
+    }
+    Ok(Restores {
+        latest: None,
+        in_that_second,
+    })
 }
 
-/// For a retried start: the `restore` record an earlier attempt wrote, if
-/// it got that far, which then stands (no second record, no second event).
-async fn earlier_start(
-    catalog: &Catalog,
-    region: &str,
-    request: &RestoreRequest,
-    snapshot: &Snapshot,
-    report: &mut RestoreReport,
+/// Whether this start continues `latest`, the newest restore of the same
+/// target: the same plan under its identity, and `restore_plan::resumes`.
+/// A record from before restores had identities never is: nothing it made
+/// carries one.
+fn continues(
+    latest: &Recorded,
+    plan: &Plan,
+    found: &[(DatabaseKind, String, Existing)],
+    now: DateTime<Utc>,
 ) -> bool {
-    let key = match started_key(catalog, region, &request.target).await {
-        Ok(key) => key,
-        Err(e) => {
-            report
-                .errors
-                .push(format!("the catalog could not be read: {e}"));
-            None
-        }
+    let Some(id) = latest.record.body.restore_id.as_deref() else {
+        return false;
     };
-    let Some(key) = key else { return false };
-    match catalog.get::<Record<RestoreRecord>>(&key).await {
-        Ok(earlier) if earlier.body.snapshot_id == snapshot.id => {
-            report.status = "started";
-            report.started_at = Some(earlier.body.started_at);
-            report.requested_at = earlier.body.requested_at;
-            report.catalog_key = Some(key);
-            true
-        }
-        Ok(_) => false,
-        Err(e) => {
-            report.errors.push(e.to_string());
-            false
-        }
-    }
+    let mut same = plan.clone();
+    same.tag_with_restore_id(id);
+    let same_plan = serde_json::to_value(&same.calls).is_ok_and(|p| p == latest.record.body.plan);
+    let made = found.iter().filter(|(_, _, e)| e.is_made_by(id)).count();
+    restore_plan::resumes(
+        &Earlier {
+            requested_at: latest.record.body.requested_at,
+            same_plan,
+            available: latest.available,
+        },
+        made,
+        found.len(),
+        now,
+    )
 }
 
 /// Never touch an existing DB; never guess what the region lacks.
 fn guard(
     region: &str,
     taken: &[String],
+    whose: Option<&str>,
     plan: &Plan,
     newest_recorded: Option<&str>,
 ) -> Result<(), Error> {
     if !taken.is_empty() {
         return Err(refused(format!(
-            "{} already exist(s) in {region}; Lifeboat never touches an existing DB: choose another target",
-            taken.join(", ")
+            "{} already exist(s) in {region}; Lifeboat never touches an existing DB: choose another target{}",
+            taken.join(", "),
+            whose.unwrap_or_default()
         )));
     }
     if !plan.missing.is_empty() {
@@ -533,47 +674,41 @@ fn guard(
     Ok(())
 }
 
-/// Carries the plan out; a failure is announced and returned.
-async fn execute(
-    ctx: &Context,
-    rds: &aws_sdk_rds::Client,
-    plan: &Plan,
-    done: &[&str],
-    request: &RestoreRequest,
-    region: &str,
-    snapshot: &Snapshot,
-) -> Result<(), Error> {
-    let Err(e) = restore::execute_missing(rds, plan, done).await else {
-        return Ok(());
-    };
-    let problems = ctx
-        .publisher()
-        .publish(&[Announcement {
-            detail_type: "Restore Failed",
-            resources: vec![snapshot.arn.clone()],
-            detail: json!({"database": request.database, "region": region, "target": request.target,
-                           "snapshot_id": snapshot.id, "error": e.to_string()}),
-        }])
-        .await;
-    for p in problems {
-        tracing::error!(error = %p, "event not published");
-    }
-    Err(e)
+/// Which restore a record or an event is about.
+struct Started<'a> {
+    request: &'a RestoreRequest,
+    region: &'a str,
+    snapshot: &'a Snapshot,
+    restore_id: &'a str,
+    requested_at: DateTime<Utc>,
 }
 
-/// The `restore` record and the `Restore Started` event. The restore is
-/// under way whatever happens here, so problems go into the report.
-#[allow(clippy::too_many_arguments)]
+/// Writes the `restore` record, before anything is created, and announces
+/// the start. If the record cannot be written, the restore is not started:
+/// an error, and nothing created. A start of the same request at the same
+/// second found its record there is the same restore (the second goes on
+/// under it, without a second event); anything else there is refused.
 async fn record_started(
     ctx: &Context,
     catalog: &Catalog,
     plan: &Plan,
-    request: &RestoreRequest,
-    region: &str,
-    snapshot: &Snapshot,
-    requested_at: DateTime<Utc>,
+    started: &Started<'_>,
     report: &mut RestoreReport,
-) {
+) -> Result<(), Error> {
+    let Started {
+        request,
+        region,
+        snapshot,
+        restore_id,
+        requested_at,
+    } = *started;
+    let not_started = |why: String| {
+        Error::RestoreFailed(format!(
+            "not started, nothing created: {why}; a restore is recorded before it creates anything, so that nothing it makes is left untracked"
+        ))
+    };
+    let recorded_plan = serde_json::to_value(&plan.calls)
+        .map_err(|e| not_started(format!("its plan could not be serialised: {e}")))?;
     let started_at = Utc::now().trunc_subsecs(0);
     let restore_record = Record::new(
         RecordKind::Restore,
@@ -586,7 +721,8 @@ async fn record_started(
             recovery_point_time: snapshot.recovery_point(),
             region: region.to_string(),
             target: request.target.clone(),
-            plan: serde_json::to_value(&plan.calls).unwrap_or_default(),
+            restore_id: Some(restore_id.to_string()),
+            plan: recorded_plan,
             requested_at,
             started_at,
         },
@@ -596,12 +732,25 @@ async fn record_started(
         region,
         &request.target,
         requested_at,
-        "started",
+        RestoreStage::Started,
     );
-    if let Err(e) = catalog.put_new(&key, &restore_record).await {
-        report.errors.push(format!(
-            "the restore started but its catalog record was not written: {e}"
-        ));
+    let written = catalog.put_new(&key, &restore_record).await.map_err(|e| {
+        not_started(format!(
+            "its record could not be written to the catalog {} ({e})",
+            catalog.bucket()
+        ))
+    })?;
+    if written == Written::AlreadyRecorded {
+        let there = catalog.get::<Record<RestoreRecord>>(&key).await?.body;
+        if there.restore_id.as_deref() != Some(restore_id) || there.plan != restore_record.body.plan
+        {
+            return Err(refused(format!(
+                "another restore of {} was requested in the same second ({key}); send the request again",
+                request.target
+            )));
+        }
+        report.started(&key, &there);
+        return Ok(());
     }
     report.errors.extend(
         ctx.publisher()
@@ -610,13 +759,98 @@ async fn record_started(
                 resources: vec![snapshot.arn.clone()],
                 detail: json!({"database": request.database, "database_kind": snapshot.kind, "region": region,
                                "target": request.target, "snapshot_id": snapshot.id,
-                               "recovery_point_time": snapshot.recovery_point(), "catalog_key": key}),
+                               "recovery_point_time": snapshot.recovery_point(),
+                               "restore_id": restore_id, "catalog_key": key}),
             }])
             .await,
     );
-    report.status = "started";
-    report.started_at = Some(started_at);
-    report.catalog_key = Some(key);
+    report.started(&key, &restore_record.body);
+    Ok(())
+}
+
+/// What a failed restore's error says: what failed and what the rollback
+/// did.
+fn failure_message(failed: &str, error: &Error, rollback: &Rollback, restore_id: &str) -> String {
+    // A restore's own errors say "restore failed" once, not twice.
+    let cause = match error {
+        Error::RestoreFailed(message) => message.clone(),
+        other => other.to_string(),
+    };
+    let undone = match (rollback.deleted.is_empty(), rollback.problems.is_empty()) {
+        (true, true) => "nothing of it had been created, nothing to roll back".to_string(),
+        (false, true) => format!("rolled back: deleted {}", rollback.deleted.join(", ")),
+        (_, false) => format!(
+            "ROLLBACK INCOMPLETE, delete by hand what carries {}={restore_id}: {}{}",
+            tags::RESTORE_ID,
+            rollback.problems.join("; "),
+            if rollback.deleted.is_empty() {
+                String::new()
+            } else {
+                format!(" (deleted: {})", rollback.deleted.join(", "))
+            }
+        ),
+    };
+    format!("creating {failed} failed: {cause}; {undone}")
+}
+
+/// Records and announces a failed restore; the error to return.
+async fn record_failed(
+    ctx: &Context,
+    catalog: &Catalog,
+    started: &Started<'_>,
+    failed: &str,
+    error: &Error,
+    rollback: &Rollback,
+) -> Error {
+    let Started {
+        request,
+        region,
+        snapshot,
+        restore_id,
+        requested_at,
+    } = *started;
+    let mut message = failure_message(failed, error, rollback, restore_id);
+    let failed_at = Utc::now().trunc_subsecs(0);
+    let key = record::restore_key(
+        catalog.prefix(),
+        region,
+        &request.target,
+        requested_at,
+        RestoreStage::Failed,
+    );
+    let failed_record = Record::new(
+        RecordKind::RestoreFailed,
+        failed_at,
+        RestoreFailedRecord {
+            database: request.database.clone(),
+            region: region.to_string(),
+            target: request.target.clone(),
+            snapshot_id: snapshot.id.clone(),
+            restore_id: restore_id.to_string(),
+            requested_at,
+            failed_at,
+            error: message.clone(),
+            deleted: rollback.deleted.clone(),
+            not_deleted: rollback.problems.clone(),
+        },
+    );
+    if let Err(e) = catalog.put_new(&key, &failed_record).await {
+        message.push_str(&format!("; the failure's record was not written: {e}"));
+    }
+    let problems = ctx
+        .publisher()
+        .publish(&[Announcement {
+            detail_type: "Restore Failed",
+            resources: vec![snapshot.arn.clone()],
+            detail: json!({"database": request.database, "region": region, "target": request.target,
+                           "snapshot_id": snapshot.id, "restore_id": restore_id,
+                           "error": message, "deleted": rollback.deleted}),
+        }])
+        .await;
+    for p in problems {
+        tracing::error!(error = %p, "event not published");
+    }
+    Error::RestoreFailed(message)
 }
 
 fn missing_message(region: &str, plan: &Plan) -> String {
@@ -657,8 +891,8 @@ pub async fn status(
     let mut report = StatusReport::of(region, target, progress);
     // Progress comes from RDS; a catalog that cannot be read costs only the
     // recovery time.
-    let started_key = match started_key(&catalog, region, target).await {
-        Ok(key) => key,
+    let latest = match restores(&catalog, region, target, now).await {
+        Ok(restores) => restores.latest,
         Err(e) => {
             report.errors.push(format!(
                 "the catalog {} could not be read: {e}",
@@ -667,17 +901,27 @@ pub async fn status(
             return Ok(report);
         }
     };
-    let Some(started_key) = started_key else {
+    let Some(latest) = latest else {
         report.note = Some("no Lifeboat restore record for this target: progress only");
         return Ok(report);
     };
-    let started = catalog
-        .get::<Record<RestoreRecord>>(&started_key)
-        .await?
-        .body;
+    let started = latest.record.body;
     report.database = Some(started.database.clone());
     report.snapshot_id = Some(started.snapshot_id.clone());
+    report.restore_id = started.restore_id.clone();
     report.requested_at = Some(started.requested_at);
+    // A cluster whose start stopped short of the deadline is available
+    // without the members it lacks: not the DB the plan makes, not yet.
+    report.not_created = restore_plan::recorded_members(&started.plan)
+        .into_iter()
+        .filter(|m| !report.instances.iter().any(|i| &i.instance == m))
+        .collect();
+    if !report.not_created.is_empty() {
+        report.available = false;
+        report.note = Some(
+            "incomplete: the start stopped before creating every member; send the same restore request again to resume it",
+        );
+    }
     if !report.available {
         report.elapsed_seconds = Some((now - started.requested_at).num_seconds());
         return Ok(report);
@@ -701,7 +945,7 @@ pub async fn status(
         region,
         target,
         started.requested_at,
-        "available",
+        RestoreStage::Available,
     );
     let recorded = match catalog.put_new(&key, &available).await? {
         Written::New => {

@@ -4,7 +4,8 @@
 use chrono::{DateTime, Utc};
 use lifeboat::aws::rds::restore::{InstanceProgress, Progress};
 use lifeboat::domain::model::{DatabaseKind, Snapshot};
-use lifeboat::domain::restore_plan::{Calls, Missing, Plan};
+use lifeboat::domain::record::RestoreRecord;
+use lifeboat::domain::restore_plan::{Calls, Missing, Plan, DEADLINE_MARGIN};
 use lifeboat::lambda::invocation;
 use lifeboat::Error;
 use serde::Serialize;
@@ -25,11 +26,38 @@ impl invocation::Report for Report {
     }
 
     /// A restore that was refused or failed is an error already; problems
-    /// after RDS accepted it (a record or an event that did not go out) are
-    /// reported in `errors`, and the restore goes on.
+    /// after it was recorded (an event that did not go out) are reported in
+    /// `errors`, and the restore goes on. A restore that stopped short of
+    /// the Lambda deadline is an error too, so that Lambda's retry, the
+    /// state machine and the error alarm see it, and says what to do: the
+    /// same request again resumes it.
     fn into_result(self) -> Result<Self, Error> {
-        Ok(self)
+        match &self {
+            Report::Restore(r) if r.status == RestoreStatus::Incomplete => {
+                Err(Error::RestoreFailed(r.incomplete_message()))
+            }
+            _ => Ok(self),
+        }
     }
+}
+
+/// Where a restore request got to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum RestoreStatus {
+    /// Planned, not yet recorded or started.
+    #[serde(rename = "planned")]
+    Planned,
+    #[serde(rename = "dry run: nothing created")]
+    DryRun,
+    /// Recorded, and every create call accepted by RDS (now or by an
+    /// earlier attempt): the DB is on its way.
+    #[serde(rename = "started")]
+    Started,
+    /// Recorded, and stopped before a create call because the invocation
+    /// was about to time out: `made` exists, `left` does not yet; the same
+    /// request again resumes it.
+    #[serde(rename = "incomplete")]
+    Incomplete,
 }
 
 /// The snapshot a restore starts from, and how old its data is.
@@ -77,10 +105,19 @@ pub struct RestoreReport {
     /// so the plan was rebuilt from the snapshot alone.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub record: Option<String>,
-    /// DBs that already have an identifier the restore would create.
+    /// DBs that already have an identifier the restore would create and
+    /// are not this restore's.
     pub target_taken: Vec<String>,
+    /// The restore's identity, tagged `lifeboat:restore-id` on every DB it
+    /// creates; an earlier attempt's when this start resumes it.
+    pub restore_id: String,
     pub requested_at: DateTime<Utc>,
-    pub status: &'static str,
+    pub status: RestoreStatus,
+    /// For an incomplete restore: what exists of it, and what does not yet.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub made: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub left: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub started_at: Option<DateTime<Utc>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -96,7 +133,7 @@ impl RestoreReport {
         dry_run: bool,
         snapshot: &Snapshot,
         plan: &Plan,
-        target_taken: Vec<String>,
+        restore_id: &str,
         requested_at: DateTime<Utc>,
     ) -> Self {
         RestoreReport {
@@ -112,17 +149,45 @@ impl RestoreReport {
             missing: plan.missing.clone(),
             notes: plan.notes.clone(),
             record: None,
-            target_taken,
+            target_taken: Vec::new(),
+            restore_id: restore_id.to_string(),
             requested_at,
             status: if dry_run {
-                "dry run: nothing created"
+                RestoreStatus::DryRun
             } else {
-                "planned"
+                RestoreStatus::Planned
             },
+            made: Vec::new(),
+            left: Vec::new(),
             started_at: None,
             catalog_key: None,
             errors: Vec::new(),
         }
+    }
+
+    /// Started: the restore recorded at `catalog_key` (now, or by the
+    /// earlier attempt this start continues).
+    pub fn started(&mut self, catalog_key: &str, started: &RestoreRecord) {
+        self.status = RestoreStatus::Started;
+        self.requested_at = started.requested_at;
+        self.started_at = Some(started.started_at);
+        self.catalog_key = Some(catalog_key.to_string());
+    }
+
+    /// What an incomplete restore's error says: what is there, what is
+    /// not, and how to finish it.
+    pub fn incomplete_message(&self) -> String {
+        format!(
+            "incomplete: stopped before the Lambda deadline, with less than the {}s a create call and its rollback need left; made: {}; not created yet: {}; send the same request again to resume restore {} (it creates only what is missing)",
+            DEADLINE_MARGIN.num_seconds(),
+            if self.made.is_empty() {
+                "nothing".to_string()
+            } else {
+                self.made.join(", ")
+            },
+            self.left.join(", "),
+            self.restore_id
+        )
     }
 }
 
@@ -138,6 +203,12 @@ pub struct StatusReport {
     pub available: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<&'static str>,
+    /// Members the recorded plan creates that the cluster does not have:
+    /// a start that stopped short (it is not available until they are).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_created: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restore_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub database: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -166,6 +237,8 @@ impl StatusReport {
             instances: progress.instances,
             available: progress.available,
             note: None,
+            not_created: Vec::new(),
+            restore_id: None,
             database: None,
             snapshot_id: None,
             requested_at: None,

@@ -7,16 +7,20 @@
 
 pub mod event;
 
+use std::collections::BTreeSet;
+
 use chrono::{SubsecRound, Utc};
 use futures_util::{stream, StreamExt};
 use lambda_runtime::LambdaEvent;
-use lifeboat::aws::catalog::Catalog;
+use lifeboat::aws::catalog::{Catalog, Ownership};
 use lifeboat::aws::publisher::Announcement;
 use lifeboat::aws::rds;
 use lifeboat::domain::model::{Database, Snapshot};
 use lifeboat::domain::outcome::{Entry, Outcome, Summary};
 use lifeboat::domain::record::{self, Record, RecordKind, SnapshotRecord};
-use lifeboat::domain::{naming, selection, tags};
+use lifeboat::domain::selection::Scope;
+use lifeboat::domain::trigger::{Trigger, TriggerKind};
+use lifeboat::domain::{naming, repair, selection, tags};
 use lifeboat::lambda::invocation;
 use lifeboat::{Context, Error};
 use serde_json::{json, Value};
@@ -68,30 +72,46 @@ pub async fn run(ctx: &Context, mut request: Request, request_id: &str) -> Resul
         }
     }
 
-    let fleet = rds::describe_fleet(&ctx.clients.rds).await?;
+    // A scheduled run of every selected DB also records what earlier runs
+    // took but could not record (the catalog was unreachable).
+    let repairing = *scope == Scope::Selected;
+    let (fleet, taken) = tokio::try_join!(rds::describe_fleet(&ctx.clients.rds), async {
+        match repairing {
+            true => rds::describe_manual_snapshots(&ctx.clients.rds).await,
+            false => Ok(Vec::new()),
+        }
+    })?;
     let selection = selection::select(&fleet, scope, &ctx.config.select_tag);
     let catalog = ctx.catalog();
 
-    let results: Vec<(Entry, Announcement)> = stream::iter(selection.targets)
-        .map(|db| snapshot_one(ctx, &catalog, &request, retry_key, db))
+    let repairs: Vec<Vec<Done>> = stream::iter(selection.targets.iter().filter(|_| repairing))
+        .map(|db| record_unrecorded(ctx, &catalog, &taken, db, &request, request_id))
+        .buffer_unordered(ctx.config.concurrency)
+        .collect()
+        .await;
+    let results: Vec<Done> = stream::iter(selection.targets.iter())
+        .map(|db| snapshot_one(ctx, &catalog, &request, retry_key, request_id, db))
         .buffer_unordered(ctx.config.concurrency)
         .collect()
         .await;
 
     let mut outcomes = selection.outcomes;
     let mut events = Vec::new();
-    for (entry, event) in results {
-        // A redelivered event finds its snapshot already there: nothing new
-        // happened, so nothing new is announced.
-        if entry.outcome != Outcome::Exists {
-            events.push(event);
-        }
-        outcomes.push(entry);
+    for done in repairs.into_iter().flatten().chain(results) {
+        events.extend(done.announce);
+        outcomes.push(done.entry);
     }
 
     let mut summary = Summary::new(FUNCTION, Some(request.trigger.clone()), outcomes);
     summary.errors = ctx.publisher().publish(&events).await;
     Ok(summary)
+}
+
+/// One DB's (or one repaired snapshot's) outcome, and the event to
+/// announce it, if this request is the one to announce it.
+struct Done {
+    entry: Entry,
+    announce: Option<Announcement>,
 }
 
 /// The recovery point an earlier attempt of request `request_id` chose:
@@ -108,38 +128,25 @@ async fn earlier_recovery_point(
         .find_map(Snapshot::recovery_point))
 }
 
-/// Takes one DB's snapshot and writes its record; the outcome and the event
-/// to announce it.
+/// Takes one DB's snapshot and writes its record: the outcome, and the
+/// event to announce it. The record is the point of commitment: whoever
+/// writes it (or a retry of the same request, which may not have
+/// announced it yet) announces it; a redelivered or concurrent event that
+/// finds it is told the snapshot `exists`.
 async fn snapshot_one(
     ctx: &Context,
     catalog: &Catalog,
     request: &Request,
     retry_key: Option<&str>,
+    request_id: &str,
     db: &Database,
-) -> (Entry, Announcement) {
+) -> Done {
     let region = &ctx.config.region;
     let snapshot_id = naming::snapshot_identifier(&db.identifier, request.recovery_point);
     let entry = |outcome| {
         Entry::new(&db.identifier, outcome)
             .kind(db.kind)
             .snapshot(&snapshot_id)
-    };
-    let failed = |error: &Error| {
-        (
-            entry(Outcome::failed(error)),
-            Announcement {
-                detail_type: "Snapshot Failed",
-                resources: vec![db.arn.clone()],
-                detail: json!({
-                    "database": db.identifier,
-                    "database_kind": db.kind,
-                    "snapshot_id": snapshot_id,
-                    "region": region,
-                    "trigger": request.trigger,
-                    "error": error.to_string(),
-                }),
-            },
-        )
     };
 
     let mut tags = tags::snapshot_tags(
@@ -151,66 +158,264 @@ async fn snapshot_one(
     tags.extend(retry_key.map(|id| (tags::REQUEST_ID.to_string(), id.to_string())));
     let snapshot = match rds::create_snapshot(&ctx.clients.rds, db, &snapshot_id, &tags).await {
         Ok(snapshot) => snapshot,
-        Err(e) => return failed(&e),
+        Err(e) => return failed(region, request, db, &snapshot_id, &e),
     };
+    let written = SnapshotRecord {
+        snapshot_id: snapshot_id.clone(),
+        snapshot_arn: snapshot.arn.clone(),
+        source_region: region.clone(),
+        database: db.identifier.clone(),
+        database_kind: db.kind,
+        engine: db.engine.clone(),
+        engine_version: db.engine_version.clone(),
+        encrypted: db.encrypted,
+        kms_key_id: db.encrypted.then(|| db.kms_key_id.clone()).flatten(),
+        recovery_point_time: request.recovery_point,
+        trigger: request.trigger.clone(),
+        config: db.config.clone(),
+    };
+    let (key, ours) = match record(catalog, written, request_id).await {
+        Ok(recorded) => recorded,
+        Err(e) => {
+            // The snapshot exists but is not in the catalog; a retry of this
+            // event, or the next scheduled run, writes the missing record.
+            let e = Error::Aws {
+                operation: "PutObject",
+                code: e.aws_code().unwrap_or("CatalogWrite").to_string(),
+                message: format!("snapshot {snapshot_id} was started but its catalog record was not written: {e}"),
+            };
+            return failed(region, request, db, &snapshot_id, &e);
+        }
+    };
+    if !ours.is_ours() {
+        return Done {
+            entry: entry(Outcome::Exists),
+            announce: None,
+        };
+    }
+    Done {
+        entry: entry(Outcome::Created),
+        announce: Some(started(
+            region,
+            db,
+            &snapshot_id,
+            &snapshot.arn,
+            &snapshot.status,
+            request.recovery_point,
+            &request.trigger,
+            &key,
+        )),
+    }
+}
 
-    let record = Record::new(
-        RecordKind::Snapshot,
-        Utc::now(),
-        SnapshotRecord {
-            snapshot_id: snapshot_id.clone(),
-            snapshot_arn: snapshot.arn.clone(),
-            source_region: region.clone(),
-            database: db.identifier.clone(),
-            database_kind: db.kind,
-            engine: db.engine.clone(),
-            engine_version: db.engine_version.clone(),
-            encrypted: db.encrypted,
-            kms_key_id: db.encrypted.then(|| db.kms_key_id.clone()).flatten(),
-            recovery_point_time: request.recovery_point,
-            trigger: request.trigger.clone(),
-            config: db.config.clone(),
-        },
-    );
+/// Writes a snapshot's record, stamped with `request_id`; its key and whose
+/// it is.
+async fn record(
+    catalog: &Catalog,
+    body: SnapshotRecord,
+    request_id: &str,
+) -> Result<(String, Ownership), Error> {
     let key = record::snapshot_key(
         catalog.prefix(),
-        region,
-        &db.identifier,
-        request.recovery_point,
-        &snapshot_id,
+        &body.source_region,
+        &body.database,
+        body.recovery_point_time,
+        &body.snapshot_id,
     );
-    if let Err(e) = catalog.put_new(&key, &record).await {
-        // The snapshot exists but is not in the catalog; a retry of this
-        // event finds the snapshot and writes the missing record.
-        let e = Error::Aws {
-            operation: "PutObject",
-            code: e.aws_code().unwrap_or("CatalogWrite").to_string(),
-            message: format!("snapshot {snapshot_id} was started but its catalog record {key} was not written: {e}"),
-        };
-        return failed(&e);
-    }
+    let record = Record::new(RecordKind::Snapshot, Utc::now(), body).by_request(request_id);
+    let ours = catalog.put_own(&key, &record).await?;
+    Ok((key, ours))
+}
 
-    let outcome = if snapshot.is_new {
-        Outcome::Created
-    } else {
-        Outcome::Exists
+/// Records the snapshots of `db` that earlier runs took but could not
+/// record, from the snapshot and the DB as it is now; one outcome each.
+/// This run's own recovery point is left to this run (a concurrent
+/// delivery of the same event may be between its snapshot and its record).
+async fn record_unrecorded(
+    ctx: &Context,
+    catalog: &Catalog,
+    taken: &[Snapshot],
+    db: &Database,
+    request: &Request,
+    request_id: &str,
+) -> Vec<Done> {
+    let region = &ctx.config.region;
+    let this_run = naming::snapshot_identifier(&db.identifier, request.recovery_point);
+    let taken: Vec<Snapshot> = taken
+        .iter()
+        .filter(|s| s.id != this_run && repair::is_taken_of(s, db, region))
+        .cloned()
+        .collect();
+    if taken.is_empty() {
+        return Vec::new();
+    }
+    let prefix = record::snapshot_prefix(catalog.prefix(), region, &db.identifier);
+    let recorded: BTreeSet<String> = match catalog.list(&prefix, usize::MAX).await {
+        Ok(keys) => keys
+            .iter()
+            .filter_map(|k| record::snapshot_id_of_key(&prefix, k).map(str::to_string))
+            .collect(),
+        Err(e) => {
+            let e = Error::Aws {
+                operation: "ListObjectsV2",
+                code: e.aws_code().unwrap_or("CatalogRead").to_string(),
+                message: format!(
+                    "the catalog could not be read to find unrecorded snapshots of {}: {e}",
+                    db.identifier
+                ),
+            };
+            return vec![Done {
+                entry: Entry::new(&db.identifier, Outcome::failed(&e)).kind(db.kind),
+                announce: None,
+            }];
+        }
     };
-    (
-        entry(outcome),
-        Announcement {
-            detail_type: "Snapshot Started",
-            resources: vec![db.arn.clone(), snapshot.arn.clone()],
+    let mut done = Vec::new();
+    for snapshot in repair::unrecorded(&taken, db, region, &recorded) {
+        done.push(record_late(region, catalog, snapshot, db, request_id).await);
+    }
+    done
+}
+
+/// The record a snapshot should have had, written now.
+async fn record_late(
+    region: &str,
+    catalog: &Catalog,
+    snapshot: &Snapshot,
+    db: &Database,
+    request_id: &str,
+) -> Done {
+    let entry = |outcome| {
+        Entry::new(&db.identifier, outcome)
+            .kind(db.kind)
+            .snapshot(&snapshot.id)
+    };
+    let Some(recovery_point) = snapshot.recovery_point() else {
+        return Done {
+            entry: entry(Outcome::Skipped {
+                reason: "no recovery point: neither the created-at tag nor a creation time".into(),
+            }),
+            announce: None,
+        };
+    };
+    let kind = snapshot
+        .tags
+        .get(tags::TRIGGER)
+        .and_then(|t| serde_json::from_value(Value::String(t.clone())).ok())
+        .unwrap_or(TriggerKind::Schedule);
+    let trigger = Trigger {
+        reason: Some(RECORDED_LATE.to_string()),
+        ..Trigger::new(kind)
+    };
+    let body = SnapshotRecord {
+        snapshot_id: snapshot.id.clone(),
+        snapshot_arn: snapshot.arn.clone(),
+        source_region: region.to_string(),
+        database: db.identifier.clone(),
+        database_kind: db.kind,
+        engine: db.engine.clone(),
+        engine_version: snapshot
+            .carried
+            .engine_version
+            .clone()
+            .unwrap_or_else(|| db.engine_version.clone()),
+        encrypted: snapshot.encrypted,
+        kms_key_id: snapshot
+            .encrypted
+            .then(|| snapshot.kms_key_id.clone())
+            .flatten(),
+        recovery_point_time: recovery_point,
+        trigger: trigger.clone(),
+        config: db.config.clone(),
+    };
+    match record(catalog, body, request_id).await {
+        Ok((key, ours)) if ours.is_ours() => Done {
+            entry: entry(Outcome::Recorded {
+                reason: RECORDED_LATE.to_string(),
+            }),
+            announce: Some(started(
+                region,
+                db,
+                &snapshot.id,
+                &snapshot.arn,
+                &snapshot.status,
+                recovery_point,
+                &trigger,
+                &key,
+            )),
+        },
+        // Recorded meanwhile by the run that took it, or another repair.
+        Ok(_) => Done {
+            entry: entry(Outcome::Exists),
+            announce: None,
+        },
+        Err(e) => Done {
+            entry: entry(Outcome::Failed {
+                error: format!(
+                    "snapshot {} has no catalog record, and writing it failed again: {e}",
+                    snapshot.id
+                ),
+            }),
+            announce: None,
+        },
+    }
+}
+
+/// Why a record was written after its snapshot was taken.
+const RECORDED_LATE: &str = "recorded by a later scheduled run: the catalog could not be written when the snapshot was taken; config is the DB's as of that run";
+
+/// `Snapshot Started`: a snapshot is taken and recorded.
+#[allow(clippy::too_many_arguments)]
+fn started(
+    region: &str,
+    db: &Database,
+    snapshot_id: &str,
+    snapshot_arn: &str,
+    status: &str,
+    recovery_point: chrono::DateTime<Utc>,
+    trigger: &Trigger,
+    key: &str,
+) -> Announcement {
+    Announcement {
+        detail_type: "Snapshot Started",
+        resources: vec![db.arn.clone(), snapshot_arn.to_string()],
+        detail: json!({
+            "database": db.identifier,
+            "database_kind": db.kind,
+            "snapshot_id": snapshot_id,
+            "snapshot_arn": snapshot_arn,
+            "status": status,
+            "region": region,
+            "recovery_point_time": recovery_point,
+            "trigger": trigger,
+            "catalog_key": key,
+        }),
+    }
+}
+
+/// A failed DB and its `Snapshot Failed` event.
+fn failed(
+    region: &str,
+    request: &Request,
+    db: &Database,
+    snapshot_id: &str,
+    error: &Error,
+) -> Done {
+    Done {
+        entry: Entry::new(&db.identifier, Outcome::failed(error))
+            .kind(db.kind)
+            .snapshot(snapshot_id),
+        announce: Some(Announcement {
+            detail_type: "Snapshot Failed",
+            resources: vec![db.arn.clone()],
             detail: json!({
                 "database": db.identifier,
                 "database_kind": db.kind,
                 "snapshot_id": snapshot_id,
-                "snapshot_arn": snapshot.arn,
-                "status": snapshot.status,
                 "region": region,
-                "recovery_point_time": request.recovery_point,
                 "trigger": request.trigger,
-                "catalog_key": key,
+                "error": error.to_string(),
             }),
-        },
-    )
+        }),
+    }
 }

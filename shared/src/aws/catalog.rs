@@ -7,6 +7,7 @@
 use aws_sdk_s3::primitives::ByteStream;
 use serde::Serialize;
 
+use crate::domain::record::Record;
 use crate::error::Error;
 
 /// Whether a write made a new record or found one already there.
@@ -129,6 +130,67 @@ impl Catalog {
             }
             Err(e) => Err(Error::aws("PutObject", e)),
         }
+    }
+
+    /// Whether the record at `key` was written by Lambda request
+    /// `request_id`: for a write that found a record there, whether it was
+    /// an earlier attempt of the same request (whose work may be
+    /// unfinished) or someone else. Never for an empty id.
+    pub async fn is_written_by(&self, key: &str, request_id: &str) -> Result<bool, Error> {
+        #[derive(serde::Deserialize)]
+        struct Stamp {
+            #[serde(default)]
+            request_id: Option<String>,
+        }
+        if request_id.is_empty() {
+            return Ok(false);
+        }
+        let stamp: Option<Stamp> = self.find(key).await?;
+        Ok(stamp.and_then(|s| s.request_id).as_deref() == Some(request_id))
+    }
+
+    /// Writes `record` unless one is there, and says whose the record at
+    /// `key` is now: `New` (written now) or `Retried` (an earlier attempt
+    /// of the same request wrote it) are this request's to announce;
+    /// `AlreadyRecorded` is someone else's.
+    pub async fn put_own<T: Serialize>(
+        &self,
+        key: &str,
+        record: &Record<T>,
+    ) -> Result<Ownership, Error> {
+        match self.put_new(key, record).await? {
+            Written::New => Ok(Ownership::New),
+            Written::AlreadyRecorded => {
+                let retried = match &record.request_id {
+                    Some(id) => self.is_written_by(key, id).await?,
+                    None => false,
+                };
+                Ok(if retried {
+                    Ownership::Retried
+                } else {
+                    Ownership::Others
+                })
+            }
+        }
+    }
+}
+
+/// Whose a record is, after `Catalog::put_own`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ownership {
+    /// Written now.
+    New,
+    /// Written by an earlier attempt of this Lambda request.
+    Retried,
+    /// Written by another request (a redelivered event, a concurrent
+    /// invocation): its work, its announcement.
+    Others,
+}
+
+impl Ownership {
+    /// This request's to announce.
+    pub fn is_ours(self) -> bool {
+        self != Ownership::Others
     }
 }
 

@@ -6,18 +6,79 @@
 //! `bucket.localhost` to resolve).
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_rds::config::retry::{RetryPartition, TokenBucket};
 
-/// Attempts per API call, first included. RDS throttles a fleet-wide run
-/// (`Throttling`, `RequestLimitExceeded`); the SDK's standard retry backs off
-/// and tries again, so throttling never becomes a failed DB.
-const MAX_ATTEMPTS: u32 = 8;
+/// How every AWS call is timed and retried. The SDK's defaults (3
+/// attempts, no attempt timeout) turn a throttling storm into failed DBs
+/// and a lost answer into a call that waits forever; these are chosen for
+/// the worst night instead.
+///
+/// Retry mode: *standard* (exponential backoff with full jitter, from 1 s
+/// doubling up to `max_backoff`), not adaptive: adaptive mode only slows
+/// down after it has been throttled, and RDS's throttle is a bucket shared
+/// with every other tool in the account, so pacing belongs to the caller,
+/// and the retry's job is to outlast what pacing cannot prevent.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CallPolicy {
+    /// Attempts per call, first included. 20 attempts wait about 150 s in
+    /// all on average (at least 30 s with near certainty: the chance that
+    /// 19 jittered waits add up to less is below 1e-8), so throttling that
+    /// lasts half a minute never fails a DB.
+    pub max_attempts: u32,
+    /// The longest wait between two attempts.
+    pub max_backoff: Duration,
+    /// One attempt, sending to answer. A call whose answer does not come
+    /// (lost on the way, a hung connection) is abandoned and retried; the
+    /// retry meets the work done ("already exists", 412), which the
+    /// adapters treat as success. RDS, S3 and EventBridge answer these
+    /// calls in well under a second.
+    pub attempt_timeout: Duration,
+    /// TCP and TLS connection set-up.
+    pub connect_timeout: Duration,
+    /// One call, every attempt and wait included: the bound on how long a
+    /// broken endpoint can hold one DB's work.
+    pub operation_timeout: Duration,
+    /// Retry tokens per RDS region (the SDK's retry quota: a retry takes 5
+    /// tokens after throttling, 14 after a timeout or a 5xx, and gives them
+    /// back when the call succeeds). The SDK's 500 would let only ~35
+    /// calls retry at once; Lifeboat runs up to 64 DBs at once.
+    pub rds_retry_tokens: usize,
+}
+
+impl CallPolicy {
+    pub const PRODUCTION: CallPolicy = CallPolicy {
+        max_attempts: 20,
+        max_backoff: Duration::from_secs(20),
+        attempt_timeout: Duration::from_secs(10),
+        connect_timeout: Duration::from_secs(5),
+        operation_timeout: Duration::from_secs(240),
+        rds_retry_tokens: 64 * 3 * 14,
+    };
+
+    fn retry(&self) -> RetryConfig {
+        RetryConfig::standard()
+            .with_max_attempts(self.max_attempts)
+            .with_max_backoff(self.max_backoff)
+    }
+
+    fn timeouts(&self) -> TimeoutConfig {
+        TimeoutConfig::builder()
+            .connect_timeout(self.connect_timeout)
+            .operation_attempt_timeout(self.attempt_timeout)
+            .operation_timeout(self.operation_timeout)
+            .build()
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct Clients {
     sdk: SdkConfig,
+    policy: CallPolicy,
     pub region: String,
     pub rds: aws_sdk_rds::Client,
     pub s3: aws_sdk_s3::Client,
@@ -40,24 +101,42 @@ impl Clients {
     pub async fn load(region: &str) -> Self {
         let sdk = aws_config::defaults(BehaviorVersion::latest())
             .region(Region::new(region.to_string()))
-            .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
             .load()
             .await;
         Self::from_sdk_config(sdk)
     }
 
-    /// Builds the clients from a given SDK config; the tests use this to aim
-    /// them at the emulator with their own credentials.
+    /// Builds the clients from a given SDK config, with the production
+    /// `CallPolicy`; the tests use this to aim them at the emulator with
+    /// their own credentials.
     pub fn from_sdk_config(sdk: SdkConfig) -> Self {
+        Self::with_policy(sdk, CallPolicy::PRODUCTION)
+    }
+
+    /// Builds the clients with `policy` in place of the SDK config's own
+    /// retry and timeout settings.
+    pub fn with_policy(sdk: SdkConfig, policy: CallPolicy) -> Self {
+        let sdk = sdk
+            .into_builder()
+            .retry_config(policy.retry())
+            .timeout_config(policy.timeouts())
+            .build();
         let region = sdk.region().map(|r| r.to_string()).unwrap_or_default();
-        Clients {
+        let mut clients = Clients {
             s3: build_s3(&sdk, None),
-            region,
             rds: aws_sdk_rds::Client::new(&sdk),
             events: aws_sdk_eventbridge::Client::new(&sdk),
             regional: BTreeMap::new(),
+            region,
+            policy,
             sdk,
-        }
+        };
+        clients.rds = clients.build_rds(&clients.region.clone());
+        clients
+    }
+
+    pub fn policy(&self) -> CallPolicy {
+        self.policy
     }
 
     /// Builds the RDS and S3 clients for `regions` now, once per cold
@@ -98,9 +177,19 @@ impl Clients {
         }
     }
 
+    /// An RDS client for `region` with its own retry quota: RDS throttles
+    /// each region separately.
     fn build_rds(&self, region: &str) -> aws_sdk_rds::Client {
+        let quota = TokenBucket::builder()
+            .capacity(self.policy.rds_retry_tokens)
+            .build();
         let config = aws_sdk_rds::config::Builder::from(&self.sdk)
             .region(Region::new(region.to_string()))
+            .retry_partition(
+                RetryPartition::custom(format!("lifeboat-rds-{region}"))
+                    .token_bucket(quota)
+                    .build(),
+            )
             .build();
         aws_sdk_rds::Client::from_conf(config)
     }

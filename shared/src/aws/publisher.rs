@@ -14,6 +14,10 @@ const BATCH: usize = 10;
 /// Batches in flight at once: at 1,000 DBs there are ~100 batches, which one
 /// after another would cost seconds of latency.
 const BATCHES_IN_FLIGHT: usize = 8;
+/// Sends of an entry EventBridge refused on its own, first included.
+const ENTRY_ATTEMPTS: u32 = 4;
+/// The pause before the first resend; it doubles each time.
+const ENTRY_RETRY_PAUSE: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// One event Lifeboat puts on the bus: a detail-type such as `Snapshot Started` and its JSON detail.
 #[derive(Debug, Clone, PartialEq)]
@@ -51,44 +55,62 @@ impl Publisher {
             .collect()
     }
 
+    /// Sends one batch; entries EventBridge refuses one by one
+    /// (`FailedEntryCount` > 0: throttled, an internal error) are sent
+    /// again, alone, after a pause, up to `ENTRY_ATTEMPTS` times in all.
+    /// (A failed call as a whole is retried by the SDK.)
     async fn publish_batch(&self, batch: &[Announcement]) -> Vec<String> {
-        let entries: Vec<PutEventsRequestEntry> = batch
-            .iter()
-            .map(|e| {
-                PutEventsRequestEntry::builder()
-                    .source(SOURCE)
-                    .detail_type(e.detail_type)
-                    .detail(e.detail.to_string())
-                    .set_resources(Some(e.resources.clone()))
-                    .event_bus_name(&self.bus)
-                    .build()
-            })
-            .collect();
-        match self
-            .events
-            .put_events()
-            .set_entries(Some(entries))
-            .send()
-            .await
-        {
-            Ok(out) => batch
-                .iter()
-                .zip(out.entries())
-                .filter_map(|(event, result)| {
-                    result.error_code().map(|code| {
-                        format!(
-                            "event {:?} not published: {code}: {}",
-                            event.detail_type,
-                            result.error_message().unwrap_or_default()
-                        )
-                    })
-                })
-                .collect(),
-            Err(e) => vec![format!(
-                "{} events not published: {}",
-                batch.len(),
-                Error::aws("PutEvents", e)
-            )],
+        let mut pending: Vec<&Announcement> = batch.iter().collect();
+        let mut refused = Vec::new();
+        for attempt in 1..=ENTRY_ATTEMPTS {
+            if attempt > 1 {
+                tokio::time::sleep(ENTRY_RETRY_PAUSE * 2u32.pow(attempt - 2)).await;
+            }
+            let entries: Vec<PutEventsRequestEntry> =
+                pending.iter().map(|e| self.entry(e)).collect();
+            let out = match self
+                .events
+                .put_events()
+                .set_entries(Some(entries))
+                .send()
+                .await
+            {
+                Ok(out) => out,
+                Err(e) => {
+                    return vec![format!(
+                        "{} events not published: {}",
+                        pending.len(),
+                        Error::aws("PutEvents", e)
+                    )]
+                }
+            };
+            refused.clear();
+            let mut again = Vec::new();
+            for (event, result) in pending.iter().zip(out.entries()) {
+                if let Some(code) = result.error_code() {
+                    refused.push(format!(
+                        "event {:?} not published after {attempt} attempts: {code}: {}",
+                        event.detail_type,
+                        result.error_message().unwrap_or_default()
+                    ));
+                    again.push(*event);
+                }
+            }
+            if again.is_empty() {
+                return Vec::new();
+            }
+            pending = again;
         }
+        refused
+    }
+
+    fn entry(&self, e: &Announcement) -> PutEventsRequestEntry {
+        PutEventsRequestEntry::builder()
+            .source(SOURCE)
+            .detail_type(e.detail_type)
+            .detail(e.detail.to_string())
+            .set_resources(Some(e.resources.clone()))
+            .event_bus_name(&self.bus)
+            .build()
     }
 }

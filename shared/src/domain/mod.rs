@@ -14,6 +14,8 @@ pub mod naming;
 pub mod outcome;
 /// The catalog's records: their fields and their keys in the bucket.
 pub mod record;
+/// Snapshots without their catalog record, for a later run to record.
+pub mod repair;
 /// The exact RDS calls that rebuild a DB from a snapshot, or why not.
 pub mod restore_plan;
 /// Grandfather-father-son retention: which snapshots a policy keeps.

@@ -15,6 +15,11 @@ use crate::error::Error;
 pub enum Outcome {
     Created,
     Exists,
+    /// A snapshot taken earlier whose catalog record was missing (the
+    /// catalog was unreachable when it was taken): recorded now.
+    Recorded {
+        reason: String,
+    },
     Copied,
     Deferred {
         reason: String,
@@ -38,6 +43,7 @@ impl Outcome {
         match self {
             Outcome::Created => "created",
             Outcome::Exists => "exists",
+            Outcome::Recorded { .. } => "recorded",
             Outcome::Copied => "copied",
             Outcome::Deferred { .. } => "deferred",
             Outcome::Deleted => "deleted",
@@ -141,6 +147,7 @@ impl Summary {
         for e in &self.outcomes {
             let detail = match &e.outcome {
                 Outcome::Deferred { reason }
+                | Outcome::Recorded { reason }
                 | Outcome::Kept { reason }
                 | Outcome::Skipped { reason } => reason.as_str(),
                 Outcome::Failed { error } => error.as_str(),

@@ -9,7 +9,12 @@
 //! deletions/<region>/<database>/<inverted-time>-<snapshot-id>.json
 //! restores/<region>/<target>/<inverted-time>-started.json
 //! restores/<region>/<target>/<inverted-time>-available.json
+//! restores/<region>/<target>/<inverted-time>-failed.json
 //! ```
+//!
+//! A restore's records share its `<inverted-time>` (of its request): its
+//! `started` record is written before it creates anything, and
+//! `available` or `failed` after.
 //!
 //! `<inverted-time>` is `9999999999 - <recovery point, Unix seconds>`, ten
 //! digits, so S3's ascending listing returns the newest snapshot of a DB
@@ -34,6 +39,9 @@ pub enum RecordKind {
     /// A restored DB became available: the recovery time achieved.
     #[serde(rename = "restore_available")]
     RestoreAvailable,
+    /// A restore failed, and what its rollback deleted.
+    #[serde(rename = "restore_failed")]
+    RestoreFailed,
 }
 
 /// The envelope every record shares.
@@ -42,6 +50,11 @@ pub struct Record<T> {
     pub schema: String,
     pub kind: RecordKind,
     pub recorded_at: DateTime<Utc>,
+    /// The Lambda request that wrote it: a retry of that request (the same
+    /// id) that finds the record knows the work is its own, and finishes
+    /// it (announces it) rather than taking it for someone else's.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub request_id: Option<String>,
     #[serde(flatten)]
     pub body: T,
 }
@@ -52,8 +65,16 @@ impl<T> Record<T> {
             schema: SCHEMA.to_string(),
             kind,
             recorded_at,
+            request_id: None,
             body,
         }
+    }
+
+    /// Stamps the record with the Lambda request writing it (none when
+    /// empty).
+    pub fn by_request(mut self, request_id: &str) -> Self {
+        self.request_id = (!request_id.is_empty()).then(|| request_id.to_string());
+        self
     }
 }
 
@@ -114,7 +135,8 @@ pub fn deletion_key(
     )
 }
 
-/// `kind: "restore"`: a restore was started.
+/// `kind: "restore"`: a restore was started. Written before its first
+/// create call, so that whatever it leaves behind is accounted for.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RestoreRecord {
     pub database: String,
@@ -124,10 +146,33 @@ pub struct RestoreRecord {
     pub recovery_point_time: Option<DateTime<Utc>>,
     pub region: String,
     pub target: String,
+    /// The restore's identity (`restore_plan::restore_id`), tagged
+    /// `lifeboat:restore-id` on every DB it creates. Absent in records
+    /// written before restores had one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore_id: Option<String>,
     /// The exact API parameters used.
     pub plan: serde_json::Value,
     pub requested_at: DateTime<Utc>,
     pub started_at: DateTime<Utc>,
+}
+
+/// `kind: "restore_failed"`: a restore failed (a create call was refused)
+/// and was rolled back: what it deleted, and what it could not.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RestoreFailedRecord {
+    pub database: String,
+    pub region: String,
+    pub target: String,
+    pub snapshot_id: String,
+    pub restore_id: String,
+    pub requested_at: DateTime<Utc>,
+    pub failed_at: DateTime<Utc>,
+    pub error: String,
+    /// The DBs carrying `restore_id` the rollback deleted, newest first.
+    pub deleted: Vec<String>,
+    /// What the rollback could not delete, and why: to delete by hand.
+    pub not_deleted: Vec<String>,
 }
 
 /// `kind: "restore_available"`: the restored DB is available.
@@ -149,19 +194,58 @@ pub fn restore_prefix(prefix: &str, region: &str, target: &str) -> String {
     format!("{prefix}restores/{region}/{target}/")
 }
 
-/// Where a restore's records live: `<stage>` is `started` or `available`.
+/// Which of a restore's records a key is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RestoreStage {
+    /// `kind: "restore"`.
+    Started,
+    /// `kind: "restore_available"`.
+    Available,
+    /// `kind: "restore_failed"`.
+    Failed,
+}
+
+impl RestoreStage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RestoreStage::Started => "started",
+            RestoreStage::Available => "available",
+            RestoreStage::Failed => "failed",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        [Self::Started, Self::Available, Self::Failed]
+            .into_iter()
+            .find(|s| s.as_str() == text)
+    }
+}
+
+/// Where a restore's records live.
 pub fn restore_key(
     prefix: &str,
     region: &str,
     target: &str,
     requested_at: DateTime<Utc>,
-    stage: &str,
+    stage: RestoreStage,
 ) -> String {
     format!(
-        "{}{}-{stage}.json",
+        "{}{}-{}.json",
         restore_prefix(prefix, region, target),
-        newest_first(Some(requested_at))
+        newest_first(Some(requested_at)),
+        stage.as_str()
     )
+}
+
+/// For a key under `prefix` (a `restore_prefix`): the part its restore's
+/// records share (the inverted request time) and which record it is.
+pub fn restore_stage_of_key<'a>(prefix: &str, key: &'a str) -> Option<(&'a str, RestoreStage)> {
+    let name = key.strip_prefix(prefix)?.strip_suffix(".json")?;
+    let (time, stage) = name.split_once('-')?;
+    (time.len() == 10 && time.bytes().all(|b| b.is_ascii_digit()))
+        .then_some(())
+        .and(RestoreStage::parse(stage))
+        .map(|stage| (time, stage))
 }
 
 const NEWEST_FIRST_BASE: i64 = 9_999_999_999;
@@ -280,6 +364,40 @@ mod tests {
         assert!(key.starts_with(&snapshots_prefix("p/", "us-east-1")));
         assert!(copy_key("p/", "us-west-2", "orders", Some(when), "s")
             .starts_with(&copies_prefix("p/", "us-west-2")));
+    }
+
+    #[test]
+    fn a_restores_records_share_its_time_and_sort_newest_first() {
+        let prefix = restore_prefix("p/", "us-west-2", "ledger-dr");
+        let first = Utc.with_ymd_and_hms(2026, 11, 24, 4, 0, 0).unwrap();
+        let later = Utc.with_ymd_and_hms(2026, 11, 24, 5, 0, 0).unwrap();
+        let key = |when, stage| restore_key("p/", "us-west-2", "ledger-dr", when, stage);
+        let started = key(first, RestoreStage::Started);
+        assert!(started.starts_with(&prefix) && started.ends_with("-started.json"));
+        assert!(key(later, RestoreStage::Started) < started);
+        let (time, stage) = restore_stage_of_key(&prefix, &started).unwrap();
+        assert_eq!(stage, RestoreStage::Started);
+        for other in [RestoreStage::Available, RestoreStage::Failed] {
+            let k = key(first, other);
+            assert_eq!(restore_stage_of_key(&prefix, &k), Some((time, other)));
+        }
+        assert_eq!(restore_stage_of_key(&prefix, "p/restores/x.json"), None);
+        assert_eq!(
+            restore_stage_of_key(&prefix, &format!("{prefix}0123456789-stopped.json")),
+            None
+        );
+    }
+
+    #[test]
+    fn an_older_restore_record_without_an_identity_still_reads() {
+        let json = serde_json::json!({
+            "database": "orders", "database_kind": "instance",
+            "snapshot_id": "s", "snapshot_arn": "arn", "recovery_point_time": null,
+            "region": "us-west-2", "target": "t", "plan": {},
+            "requested_at": "2026-11-24T04:00:00Z", "started_at": "2026-11-24T04:00:01Z"
+        });
+        let record: RestoreRecord = serde_json::from_value(json).unwrap();
+        assert_eq!(record.restore_id, None);
     }
 
     #[test]

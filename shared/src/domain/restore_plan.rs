@@ -12,9 +12,16 @@
 //! Without a catalog record (lost, or never written), the plan starts from
 //! what the snapshot itself carries (`config_from_snapshot`); the class and
 //! the network are then unknown, and listed as missing until given.
+//!
+//! A restore has an identity (`restore_id`), recorded before anything is
+//! created and tagged on every DB it creates: whose a DB is (`Existing`),
+//! whether a start is a retry of an earlier one (`resumes`) and whether
+//! there is time left for another create call (`time_for_a_call`) are
+//! decided here too.
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::model::{
@@ -307,6 +314,155 @@ impl Plan {
             }
         }
     }
+
+    /// Tags every DB the plan creates (the instance, or the cluster and
+    /// each member) with the identity of the restore creating it, replacing
+    /// one the source DB's own tags may carry from a restore of its own.
+    pub fn tag_with_restore_id(&mut self, restore_id: &str) {
+        let tag = |tags: &mut BTreeMap<String, String>| {
+            tags.insert(tags::RESTORE_ID.to_string(), restore_id.to_string());
+        };
+        match &mut self.calls {
+            Calls::Instance(i) => tag(&mut i.tags),
+            Calls::Cluster { cluster, instances } => {
+                tag(&mut cluster.tags);
+                instances.iter_mut().for_each(|i| tag(&mut i.tags));
+            }
+        }
+    }
+}
+
+/// A restore's identity: `<target>@<YYYYMMDDTHHMMSSZ>`, the target and the
+/// time the restore was first requested, which is also what its catalog
+/// records are keyed by (one restore of a target per second). It is minted
+/// once, by the start that records the restore; a retried start (a lost
+/// answer, a Lambda or Step Functions retry, the same request sent again)
+/// takes it from that `restore` record instead of minting its own, so every
+/// attempt of one restore tags its DBs alike. Valid as an RDS tag value.
+pub fn restore_id(target: &str, requested_at: DateTime<Utc>) -> String {
+    format!("{target}@{}", requested_at.format("%Y%m%dT%H%M%SZ"))
+}
+
+/// What has an identifier a restore would create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Existing {
+    Free,
+    /// A DB, with the tags that say which restore made it, if any did.
+    Db {
+        restored_from: Option<String>,
+        restore_id: Option<String>,
+    },
+}
+
+impl Existing {
+    /// A DB with these tags.
+    pub fn db(tags: &BTreeMap<String, String>) -> Self {
+        Existing::Db {
+            restored_from: tags.get(tags::RESTORED_FROM).cloned(),
+            restore_id: tags.get(tags::RESTORE_ID).cloned(),
+        }
+    }
+
+    /// True for a DB the restore `restore_id` made (in this attempt or an
+    /// earlier one). Being restored from the same snapshot is not enough.
+    pub fn is_made_by(&self, restore_id: &str) -> bool {
+        matches!(self, Existing::Db { restore_id: Some(id), .. } if id == restore_id)
+    }
+
+    /// Whose a DB is, for a refusal: `""` when no restore made it.
+    pub fn whose(&self) -> String {
+        match self {
+            Existing::Db {
+                restore_id: Some(id),
+                ..
+            } => format!(" (made by another restore, {id})"),
+            Existing::Db {
+                restored_from: Some(snapshot),
+                ..
+            } => format!(" (restored from {snapshot}, not by this restore)"),
+            _ => String::new(),
+        }
+    }
+}
+
+/// How long after it was requested an unfinished restore is resumed by the
+/// same request sent again. Lambda retries an asynchronous invocation for
+/// at most 6 hours, Step Functions retries within minutes, and an operator
+/// resending a request that stopped short does so the same day. Later, the
+/// DBs it left have likely been put to use: a start that created members
+/// in them, and rolled them back if one failed, would be touching a DB in
+/// service. So a request older than this is a new restore, refused while
+/// the old one's DBs are there.
+pub const RESUME_WITHIN: TimeDelta = TimeDelta::hours(24);
+
+/// The latest restore recorded for the same target, as its records say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Earlier {
+    pub requested_at: DateTime<Utc>,
+    /// The plan recorded is the one this start would carry out, with the
+    /// earlier restore's identity: the same snapshot, target and settings.
+    pub same_plan: bool,
+    /// A `restore_available` record says it finished.
+    pub available: bool,
+}
+
+/// Whether a start is a retry of the `earlier` restore, and continues it
+/// under its identity, given that `made` of the `planned` identifiers are
+/// DBs that restore made. (A restore that failed was rolled back and is
+/// over; it is never the earlier one.)
+///
+/// - A different plan is a different request: never.
+/// - Everything there and made by it: yes, whenever (nothing is created,
+///   nothing can be rolled back; the retry is told it has started).
+/// - Finished, and some of it deleted since: no; it is a new restore.
+/// - Unfinished: within `RESUME_WITHIN` of its request, yes (the retry
+///   creates what is missing, all of it if the attempt before stopped
+///   between recording and creating).
+pub fn resumes(earlier: &Earlier, made: usize, planned: usize, now: DateTime<Utc>) -> bool {
+    if !earlier.same_plan {
+        return false;
+    }
+    if made == planned {
+        return true;
+    }
+    !earlier.available && now - earlier.requested_at < RESUME_WITHIN
+}
+
+/// What must be left of the invocation to start another create call:
+/// the call itself (RDS answers in seconds, but the paced client and the
+/// SDK's backoff on throttling can stretch one call to ten or more) and,
+/// should it fail, the rollback (a describe and a delete per DB created,
+/// the cluster's deletion protection lifted) and the failure's record and
+/// event. With less, the restore stops before the call, resumable, rather
+/// than be cut off by Lambda in the middle of one.
+pub const DEADLINE_MARGIN: TimeDelta = TimeDelta::seconds(30);
+
+/// The invocation's deadline from Lambda's `Lambda-Runtime-Deadline-Ms`
+/// (milliseconds since the epoch). The runtime always sets it; `0` is a
+/// handler called outside Lambda (the tests, a local run), with none.
+pub fn lambda_deadline(deadline_ms: u64) -> Option<DateTime<Utc>> {
+    if deadline_ms == 0 {
+        return None;
+    }
+    i64::try_from(deadline_ms)
+        .ok()
+        .and_then(DateTime::from_timestamp_millis)
+}
+
+/// Whether there is time left at `now` to start another create call.
+pub fn time_for_a_call(deadline: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
+    deadline.is_none_or(|deadline| deadline - now >= DEADLINE_MARGIN)
+}
+
+/// The cluster members a recorded plan (a `restore` record's `plan`)
+/// creates, in order; none for an instance.
+pub fn recorded_members(plan: &serde_json::Value) -> Vec<String> {
+    plan["RestoreDBClusterFromSnapshot"]["instances"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|i| i["DBInstanceIdentifier"].as_str().map(str::to_string))
+        .collect()
 }
 
 /// Why a plan cannot be made at all.
@@ -1124,5 +1280,189 @@ mod tests {
         let id = member_identifier(&long, 2);
         assert_eq!(id.len(), 62);
         crate::domain::identifier::validate("member", &id).unwrap();
+    }
+
+    fn at(h: u32, m: u32, sec: u32) -> DateTime<Utc> {
+        use chrono::TimeZone;
+        Utc.with_ymd_and_hms(2026, 11, 24, h, m, sec).unwrap()
+    }
+
+    #[test]
+    fn a_restore_id_names_the_target_and_the_request_and_is_a_valid_tag_value() {
+        let id = restore_id("ledger-dr", at(4, 0, 7));
+        assert_eq!(id, "ledger-dr@20261124T040007Z");
+        assert_eq!(id, restore_id("ledger-dr", at(4, 0, 7)), "deterministic");
+        assert_ne!(id, restore_id("ledger-dr", at(4, 0, 8)));
+        assert_ne!(id, restore_id("ledger-qa", at(4, 0, 7)));
+        // RDS tag values: letters, digits, spaces and _ . : / = + - @.
+        let long = restore_id(&"a".repeat(63), at(4, 0, 7));
+        assert!(long.len() <= 256);
+        assert!(long
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.:/=+-@ ".contains(c)));
+    }
+
+    #[test]
+    fn every_db_a_plan_creates_carries_the_restore_id() {
+        let config = DatabaseConfig::Cluster(cluster_config());
+        let mut src = source(DatabaseKind::Cluster, &config, true);
+        src.engine = "aurora-postgresql";
+        let mut p = plan(&src, "ledger-dr", &Overrides::default(), &facts(&[], &[])).unwrap();
+        p.tag_with_restore_id("ledger-dr@20261124T040000Z");
+        let Calls::Cluster { cluster, instances } = &p.calls else {
+            panic!()
+        };
+        assert_eq!(cluster.tags[tags::RESTORE_ID], "ledger-dr@20261124T040000Z");
+        assert_eq!(instances.len(), 2);
+        assert!(instances
+            .iter()
+            .all(|i| i.tags[tags::RESTORE_ID] == "ledger-dr@20261124T040000Z"));
+
+        // A source DB restored by Lifeboat itself carries an identity of its
+        // own in its tags: the new restore's replaces it.
+        let mut captured = instance_config();
+        captured
+            .tags
+            .insert(tags::RESTORE_ID.into(), "orders@20250101T000000Z".into());
+        let config = DatabaseConfig::Instance(captured);
+        let mut p = plan(
+            &source(DatabaseKind::Instance, &config, true),
+            "orders-restored",
+            &Overrides::default(),
+            &facts(&["prod-subnets"], &["orders-pg16"]),
+        )
+        .unwrap();
+        p.tag_with_restore_id("orders-restored@20261124T040000Z");
+        let Calls::Instance(i) = &p.calls else {
+            panic!()
+        };
+        assert_eq!(i.tags[tags::RESTORE_ID], "orders-restored@20261124T040000Z");
+    }
+
+    #[test]
+    fn a_db_is_a_restores_own_only_if_it_carries_its_identity() {
+        let tagged = |pairs: &[(&str, &str)]| {
+            Existing::db(
+                &pairs
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            )
+        };
+        let snapshot = "lifeboat-ledger-20261124-0400";
+        let ours = tagged(&[
+            (tags::RESTORED_FROM, snapshot),
+            (tags::RESTORE_ID, "ledger-dr@20261124T050000Z"),
+        ]);
+        assert!(ours.is_made_by("ledger-dr@20261124T050000Z"));
+        // Restored from the same snapshot long ago (production since a
+        // failover), by another restore or before restores had identities.
+        let long_ago = tagged(&[
+            (tags::RESTORED_FROM, snapshot),
+            (tags::RESTORE_ID, "ledger-dr@20261101T000000Z"),
+        ]);
+        let untagged = tagged(&[(tags::RESTORED_FROM, snapshot)]);
+        for other in [&long_ago, &untagged, &tagged(&[]), &Existing::Free] {
+            assert!(!other.is_made_by("ledger-dr@20261124T050000Z"), "{other:?}");
+        }
+        assert!(long_ago.whose().contains("ledger-dr@20261101T000000Z"));
+        assert!(untagged.whose().contains("not by this restore"));
+        assert_eq!(tagged(&[("team", "payments")]).whose(), "");
+    }
+
+    #[test]
+    fn a_start_resumes_only_the_same_unfinished_or_whole_restore() {
+        let requested_at = at(4, 0, 0);
+        let earlier = Earlier {
+            requested_at,
+            same_plan: true,
+            available: false,
+        };
+        let soon = at(4, 5, 0);
+        // Stopped between recording and creating (nothing made), or
+        // between the cluster and its members: the retry carries on.
+        assert!(resumes(&earlier, 0, 3, soon));
+        assert!(resumes(&earlier, 1, 3, soon));
+        // All there: recognised, however late (it creates nothing).
+        assert!(resumes(&earlier, 3, 3, soon + TimeDelta::days(30)));
+        // Another request: a different snapshot, target setting or class.
+        let other = Earlier {
+            same_plan: false,
+            ..earlier
+        };
+        assert!(!resumes(&other, 3, 3, soon));
+        assert!(!resumes(&other, 0, 3, soon));
+        // Finished, then some of it deleted: a new restore.
+        let finished = Earlier {
+            available: true,
+            ..earlier
+        };
+        assert!(!resumes(&finished, 0, 3, soon));
+        assert!(!resumes(&finished, 2, 3, soon));
+        assert!(resumes(&finished, 3, 3, soon));
+        // Unfinished and old: its DBs may be in service; a new restore.
+        assert!(resumes(
+            &earlier,
+            1,
+            3,
+            requested_at + RESUME_WITHIN - TimeDelta::seconds(1)
+        ));
+        assert!(!resumes(&earlier, 1, 3, requested_at + RESUME_WITHIN));
+        assert!(!resumes(&earlier, 0, 1, requested_at + TimeDelta::days(30)));
+    }
+
+    #[test]
+    fn a_create_call_starts_only_with_the_margin_left() {
+        let deadline = at(4, 2, 0);
+        assert!(time_for_a_call(None, deadline), "no deadline known");
+        assert!(time_for_a_call(
+            Some(deadline),
+            deadline - TimeDelta::minutes(1)
+        ));
+        assert!(time_for_a_call(Some(deadline), deadline - DEADLINE_MARGIN));
+        assert!(!time_for_a_call(
+            Some(deadline),
+            deadline - DEADLINE_MARGIN + TimeDelta::milliseconds(1)
+        ));
+        assert!(!time_for_a_call(Some(deadline), deadline));
+        assert!(!time_for_a_call(
+            Some(deadline),
+            deadline + TimeDelta::minutes(1)
+        ));
+    }
+
+    #[test]
+    fn the_lambda_deadline_is_milliseconds_since_the_epoch_and_zero_is_none() {
+        assert_eq!(lambda_deadline(0), None);
+        let ms = at(4, 2, 0).timestamp_millis() as u64 + 250;
+        assert_eq!(
+            lambda_deadline(ms),
+            Some(at(4, 2, 0) + TimeDelta::milliseconds(250))
+        );
+        assert_eq!(lambda_deadline(u64::MAX), None);
+    }
+
+    #[test]
+    fn a_recorded_plan_names_its_members() {
+        let config = DatabaseConfig::Cluster(cluster_config());
+        let p = plan(
+            &source(DatabaseKind::Cluster, &config, true),
+            "ledger-dr",
+            &Overrides::default(),
+            &facts(&[], &[]),
+        )
+        .unwrap();
+        let recorded = serde_json::to_value(&p.calls).unwrap();
+        assert_eq!(recorded_members(&recorded), ["ledger-dr-1", "ledger-dr-2"]);
+        let config = DatabaseConfig::Instance(instance_config());
+        let p = plan(
+            &source(DatabaseKind::Instance, &config, true),
+            "orders",
+            &Overrides::default(),
+            &facts(&[], &[]),
+        )
+        .unwrap();
+        assert!(recorded_members(&serde_json::to_value(&p.calls).unwrap()).is_empty());
+        assert!(recorded_members(&serde_json::Value::Null).is_empty());
     }
 }

@@ -18,6 +18,13 @@ pub const CREATED_AT: &str = "lifeboat:created-at";
 pub const REQUEST_ID: &str = "lifeboat:request-id";
 /// On a restored DB: the snapshot it was restored from.
 pub const RESTORED_FROM: &str = "lifeboat:restored-from";
+/// On a restored DB: the restore that made it (`<target>@<requested at>`,
+/// as that restore's `restore` record says). It, not `RESTORED_FROM`, says
+/// whose a DB is: a retried start resumes only DBs carrying its own
+/// identity, and a rollback deletes only those. A DB restored from the same
+/// snapshot by another restore (long ago, and production since a failover)
+/// carries the same `RESTORED_FROM` and is still not this restore's.
+pub const RESTORE_ID: &str = "lifeboat:restore-id";
 
 /// `key=value`: the tag a DB must carry to be protected.
 #[derive(Debug, Clone, PartialEq, Eq)]

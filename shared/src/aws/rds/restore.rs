@@ -1,38 +1,26 @@
 //! The RDS adapter for restores: what exists in a region, carrying out a
-//! plan (rolling back what it created if it fails half-way), and progress.
+//! plan (stopping short of the Lambda deadline, rolling back what the
+//! restore made if a call fails) and progress.
+
+use std::fmt;
+use std::sync::Arc;
 
 use aws_sdk_rds::types::ServerlessV2ScalingConfiguration;
 use aws_sdk_rds::Client;
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::{sdk_tags, tags, unless};
 use crate::domain::model::DatabaseKind;
 use crate::domain::restore_plan::{
-    Calls, CreateClusterInstance, Plan, RegionFacts, RestoreDbCluster, RestoreDbInstance,
+    self, Calls, CreateClusterInstance, Existing, Plan, RegionFacts, RestoreDbCluster,
+    RestoreDbInstance,
 };
-use crate::domain::tags::RESTORED_FROM;
 use crate::error::Error;
 
-/// A DB that has an identifier a restore would create.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Existing {
-    /// No DB has it.
-    Free,
-    /// A DB restored from this snapshot: an earlier attempt of the same
-    /// restore (a lost answer, a retried start).
-    Restored(String),
-    /// Any other DB.
-    Other,
-}
-
-/// What, if anything, has identifier `id`, and the snapshot it says it was
-/// restored from.
-pub async fn existing(
-    rds: &Client,
-    kind: DatabaseKind,
-    id: &str,
-) -> Result<Option<Option<String>>, Error> {
-    Ok(match kind {
+/// What has identifier `id`, and the tags that say which restore made it.
+pub async fn existing(rds: &Client, kind: DatabaseKind, id: &str) -> Result<Existing, Error> {
+    let found = match kind {
         DatabaseKind::Instance => unless(
             "DescribeDBInstances",
             rds.describe_db_instances()
@@ -41,11 +29,7 @@ pub async fn existing(
                 .await,
             |e| e.is_db_instance_not_found_fault(),
         )?
-        .and_then(|out| {
-            out.db_instances()
-                .first()
-                .map(|i| tags(i.tag_list()).remove(RESTORED_FROM))
-        }),
+        .and_then(|out| out.db_instances().first().map(|i| tags(i.tag_list()))),
         DatabaseKind::Cluster => unless(
             "DescribeDBClusters",
             rds.describe_db_clusters()
@@ -54,27 +38,9 @@ pub async fn existing(
                 .await,
             |e| e.is_db_cluster_not_found_fault(),
         )?
-        .and_then(|out| {
-            out.db_clusters()
-                .first()
-                .map(|c| tags(c.tag_list()).remove(RESTORED_FROM))
-        }),
-    })
-}
-
-/// Whether `id` is free, this restore's own (restored from `snapshot_id`),
-/// or another DB's.
-pub async fn classify(
-    rds: &Client,
-    kind: DatabaseKind,
-    id: &str,
-    snapshot_id: &str,
-) -> Result<Existing, Error> {
-    Ok(match existing(rds, kind, id).await? {
-        None => Existing::Free,
-        Some(Some(from)) if from == snapshot_id => Existing::Restored(from),
-        Some(_) => Existing::Other,
-    })
+        .and_then(|out| out.db_clusters().first().map(|c| tags(c.tag_list()))),
+    };
+    Ok(found.map_or(Existing::Free, |tags| Existing::db(&tags)))
 }
 
 /// Which of the named groups exist in the region: one describe per name.
@@ -145,82 +111,167 @@ pub async fn region_facts(
     Ok(facts)
 }
 
-/// Carries out `plan`. For a cluster: restores the cluster, then creates its
-/// instances; if one fails, deletes what this call created, newest first,
-/// and returns the error (with the rollback's own failures, if any).
-pub async fn execute(rds: &Client, plan: &Plan) -> Result<(), Error> {
-    execute_missing(rds, plan, &[]).await
+/// When the invocation ends, and the clock read against it before each
+/// create call (a test's clock can make each call take a minute).
+#[derive(Clone)]
+pub struct Deadline {
+    at: Option<DateTime<Utc>>,
+    clock: Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>,
+}
+
+impl Deadline {
+    /// `at`, or none, against the system clock.
+    pub fn at(at: Option<DateTime<Utc>>) -> Self {
+        Self::with_clock(at, Utc::now)
+    }
+
+    /// No deadline: every call is made.
+    pub fn none() -> Self {
+        Self::at(None)
+    }
+
+    pub fn with_clock(
+        at: Option<DateTime<Utc>>,
+        clock: impl Fn() -> DateTime<Utc> + Send + Sync + 'static,
+    ) -> Self {
+        Deadline {
+            at,
+            clock: Arc::new(clock),
+        }
+    }
+
+    /// Whether there is time for another create call and its rollback.
+    pub fn allows_a_call(&self) -> bool {
+        restore_plan::time_for_a_call(self.at, (self.clock)())
+    }
+}
+
+impl fmt::Debug for Deadline {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Deadline").field("at", &self.at).finish()
+    }
+}
+
+/// How carrying out a plan went.
+#[derive(Debug)]
+pub enum Execution {
+    /// Every DB of the plan is there: made now, or by an earlier attempt.
+    Complete,
+    /// Stopped before a create call, for lack of time: `left` (plan order)
+    /// is not created yet. The same restore started again creates it.
+    Incomplete { left: Vec<String> },
+    /// The call creating `failed` failed with `error`; what the restore
+    /// had made was rolled back.
+    Failed {
+        failed: String,
+        error: Error,
+        rollback: Rollback,
+    },
+}
+
+/// What a rollback did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Rollback {
+    /// Deleted, newest first (each carried the restore's identity).
+    pub deleted: Vec<String>,
+    /// What could not be deleted, and why.
+    pub problems: Vec<String>,
+}
+
+/// Carries out `plan` for the restore `restore_id`: for a cluster, restores
+/// the cluster, then creates its members, writer first.
+pub async fn execute(
+    rds: &Client,
+    plan: &Plan,
+    restore_id: &str,
+    deadline: &Deadline,
+) -> Execution {
+    execute_missing(rds, plan, &[], restore_id, deadline).await
 }
 
 /// Carries out the calls of `plan` that create what `done` does not name:
 /// resuming a restore an earlier attempt started (its cluster made, some
-/// members not). A call whose answer was lost, and whose retry finds the DB
-/// there restored from the same snapshot, counts as done.
-pub async fn execute_missing(rds: &Client, plan: &Plan, done: &[&str]) -> Result<(), Error> {
-    let is_done = |id: &str| done.contains(&id);
-    match &plan.calls {
-        Calls::Instance(p) if is_done(&p.db_instance_identifier) => Ok(()),
-        Calls::Instance(p) => restore_instance(rds, p).await,
-        Calls::Cluster { cluster, instances } => {
-            if !is_done(&cluster.db_cluster_identifier) {
-                restore_cluster(rds, cluster).await?;
+/// members not). Every DB created carries `restore_id` (the plan is tagged
+/// with it here too, should the caller not have). Before each call, stops
+/// if the deadline is too close. A call whose answer was lost, and whose
+/// retry finds the DB there carrying `restore_id`, counts as done. If a
+/// call fails, everything the plan names that carries `restore_id` is
+/// deleted, newest first, and nothing else.
+pub async fn execute_missing(
+    rds: &Client,
+    plan: &Plan,
+    done: &[&str],
+    restore_id: &str,
+    deadline: &Deadline,
+) -> Execution {
+    let mut plan = plan.clone();
+    plan.tag_with_restore_id(restore_id);
+    let plan = &plan;
+    let planned: Vec<&str> = plan.identifiers().into_iter().map(|(_, id)| id).collect();
+    let to_make: Vec<&str> = planned
+        .iter()
+        .copied()
+        .filter(|id| !done.contains(id))
+        .collect();
+    for (n, id) in to_make.iter().enumerate() {
+        if !deadline.allows_a_call() {
+            return Execution::Incomplete {
+                left: to_make[n..].iter().map(|id| id.to_string()).collect(),
+            };
+        }
+        let made = match &plan.calls {
+            Calls::Instance(p) => restore_instance(rds, p, restore_id).await,
+            Calls::Cluster { cluster, .. } if cluster.db_cluster_identifier == *id => {
+                restore_cluster(rds, cluster, restore_id).await
             }
-            let mut created: Vec<&str> = instances
-                .iter()
-                .map(|i| i.db_instance_identifier.as_str())
-                .filter(|id| is_done(id))
-                .collect();
-            for instance in instances
-                .iter()
-                .filter(|i| !is_done(&i.db_instance_identifier))
-            {
-                if let Err(e) = create_member(rds, instance, &cluster.snapshot_identifier).await {
-                    let rollback = roll_back(rds, cluster, &created).await;
-                    let message = match rollback {
-                        Ok(()) => format!(
-                            "creating cluster member {} failed: {e}; rolled back: deleted {} and DB cluster {}",
-                            instance.db_instance_identifier,
-                            if created.is_empty() { "no instance".to_string() } else { created.join(", ") },
-                            cluster.db_cluster_identifier
-                        ),
-                        Err(rollback) => format!(
-                            "creating cluster member {} failed: {e}; ROLLBACK INCOMPLETE, delete by hand: {rollback}",
-                            instance.db_instance_identifier
-                        ),
-                    };
-                    return Err(Error::RestoreFailed(message));
+            Calls::Cluster { instances, .. } => {
+                match instances.iter().find(|i| i.db_instance_identifier == *id) {
+                    Some(instance) => create_member(rds, instance, restore_id).await,
+                    None => Ok(()),
                 }
-                created.push(&instance.db_instance_identifier);
             }
-            Ok(())
+        };
+        if let Err(error) = made {
+            return Execution::Failed {
+                failed: id.to_string(),
+                error,
+                rollback: roll_back(rds, plan, restore_id).await,
+            };
         }
     }
+    Execution::Complete
 }
 
 /// A create call's outcome: made now (`created`), or answered "already
-/// exists", when the DB is this restore's if it was restored from
-/// `snapshot_id` (an answer lost on the way back, the SDK's retry meeting
-/// the work done), and refused otherwise.
+/// exists", when the DB is this restore's if it carries `restore_id` (an
+/// answer lost on the way back, the SDK's retry meeting the work done), and
+/// refused otherwise.
 async fn created_or_ours(
     rds: &Client,
     created: bool,
     kind: DatabaseKind,
     id: &str,
-    snapshot_id: &str,
+    restore_id: &str,
     operation: &str,
 ) -> Result<(), Error> {
     if created {
         return Ok(());
     }
-    match classify(rds, kind, id, snapshot_id).await? {
-        Existing::Restored(_) => Ok(()),
-        _ => Err(Error::RestoreFailed(format!(
-            "{operation}: {id} already exists and was not restored from {snapshot_id}"
-        ))),
+    let found = existing(rds, kind, id).await?;
+    if found.is_made_by(restore_id) {
+        return Ok(());
     }
+    Err(Error::RestoreFailed(format!(
+        "{operation}: {id} already exists and is not this restore's ({restore_id}){}",
+        found.whose()
+    )))
 }
 
-async fn restore_instance(rds: &Client, p: &RestoreDbInstance) -> Result<(), Error> {
+async fn restore_instance(
+    rds: &Client,
+    p: &RestoreDbInstance,
+    restore_id: &str,
+) -> Result<(), Error> {
     let sent = rds
         .restore_db_instance_from_db_snapshot()
         .db_instance_identifier(&p.db_instance_identifier)
@@ -255,13 +306,17 @@ async fn restore_instance(rds: &Client, p: &RestoreDbInstance) -> Result<(), Err
         created,
         DatabaseKind::Instance,
         &p.db_instance_identifier,
-        &p.db_snapshot_identifier,
+        restore_id,
         "RestoreDBInstanceFromDBSnapshot",
     )
     .await
 }
 
-async fn restore_cluster(rds: &Client, p: &RestoreDbCluster) -> Result<(), Error> {
+async fn restore_cluster(
+    rds: &Client,
+    p: &RestoreDbCluster,
+    restore_id: &str,
+) -> Result<(), Error> {
     let sent = rds
         .restore_db_cluster_from_snapshot()
         .db_cluster_identifier(&p.db_cluster_identifier)
@@ -299,7 +354,7 @@ async fn restore_cluster(rds: &Client, p: &RestoreDbCluster) -> Result<(), Error
         created,
         DatabaseKind::Cluster,
         &p.db_cluster_identifier,
-        &p.snapshot_identifier,
+        restore_id,
         "RestoreDBClusterFromSnapshot",
     )
     .await
@@ -308,7 +363,7 @@ async fn restore_cluster(rds: &Client, p: &RestoreDbCluster) -> Result<(), Error
 async fn create_member(
     rds: &Client,
     p: &CreateClusterInstance,
-    snapshot_id: &str,
+    restore_id: &str,
 ) -> Result<(), Error> {
     let sent = rds
         .create_db_instance()
@@ -332,57 +387,106 @@ async fn create_member(
         created,
         DatabaseKind::Instance,
         &p.db_instance_identifier,
-        snapshot_id,
+        restore_id,
         "CreateDBInstance",
     )
     .await
 }
 
-/// Deletes the members created so far and the cluster, without final
-/// snapshots: they hold nothing the source snapshot doesn't.
-async fn roll_back(
+/// Deletes every DB `plan` names that carries `restore_id`, newest first
+/// (the members in reverse, then the cluster), without final snapshots:
+/// they hold nothing the source snapshot doesn't. Each is looked up first,
+/// so a DB with the same identifier that this restore did not make (a DB
+/// restored from the same snapshot long ago, a name taken meanwhile) is
+/// never touched, whatever the attempts before believed.
+async fn roll_back(rds: &Client, plan: &Plan, restore_id: &str) -> Rollback {
+    let mut rollback = Rollback::default();
+    let mut planned = plan.identifiers();
+    planned.reverse();
+    for (kind, id) in planned {
+        match existing(rds, kind, id).await {
+            Ok(found) if found.is_made_by(restore_id) => {}
+            Ok(_) => continue,
+            Err(e) => {
+                rollback.problems.push(format!(
+                    "{id}: could not tell whether it is this restore's: {e}"
+                ));
+                continue;
+            }
+        }
+        match delete(rds, plan, kind, id).await {
+            Ok(()) => rollback.deleted.push(id.to_string()),
+            Err(problems) => rollback
+                .problems
+                .extend(problems.into_iter().map(|p| format!("{id}: {p}"))),
+        }
+    }
+    rollback
+}
+
+/// Deletes one DB of the plan, lifting the deletion protection the plan
+/// gave it first (RDS refuses to delete a protected DB).
+async fn delete(
     rds: &Client,
-    cluster: &RestoreDbCluster,
-    created: &[&str],
-) -> Result<(), String> {
+    plan: &Plan,
+    kind: DatabaseKind,
+    id: &str,
+) -> Result<(), Vec<String>> {
     let mut problems = Vec::new();
-    for id in created.iter().rev() {
-        if let Err(e) = rds
-            .delete_db_instance()
-            .db_instance_identifier(*id)
-            .skip_final_snapshot(true)
-            .send()
-            .await
-        {
-            problems.push(Error::aws("DeleteDBInstance", e).to_string());
+    match (kind, &plan.calls) {
+        (DatabaseKind::Cluster, Calls::Cluster { cluster, .. }) => {
+            if cluster.deletion_protection {
+                if let Err(e) = rds
+                    .modify_db_cluster()
+                    .db_cluster_identifier(id)
+                    .deletion_protection(false)
+                    .apply_immediately(true)
+                    .send()
+                    .await
+                {
+                    problems.push(Error::aws("ModifyDBCluster", e).to_string());
+                }
+            }
+            if let Err(e) = rds
+                .delete_db_cluster()
+                .db_cluster_identifier(id)
+                .skip_final_snapshot(true)
+                .send()
+                .await
+            {
+                problems.push(Error::aws("DeleteDBCluster", e).to_string());
+            }
         }
-    }
-    let id = &cluster.db_cluster_identifier;
-    if cluster.deletion_protection {
-        if let Err(e) = rds
-            .modify_db_cluster()
-            .db_cluster_identifier(id)
-            .deletion_protection(false)
-            .apply_immediately(true)
-            .send()
-            .await
-        {
-            problems.push(Error::aws("ModifyDBCluster", e).to_string());
+        _ => {
+            if let Calls::Instance(p) = &plan.calls {
+                if p.deletion_protection {
+                    if let Err(e) = rds
+                        .modify_db_instance()
+                        .db_instance_identifier(id)
+                        .deletion_protection(false)
+                        .apply_immediately(true)
+                        .send()
+                        .await
+                    {
+                        problems.push(Error::aws("ModifyDBInstance", e).to_string());
+                    }
+                }
+            }
+            if let Err(e) = rds
+                .delete_db_instance()
+                .db_instance_identifier(id)
+                .skip_final_snapshot(true)
+                .send()
+                .await
+            {
+                problems.push(Error::aws("DeleteDBInstance", e).to_string());
+            }
         }
-    }
-    if let Err(e) = rds
-        .delete_db_cluster()
-        .db_cluster_identifier(id)
-        .skip_final_snapshot(true)
-        .send()
-        .await
-    {
-        problems.push(Error::aws("DeleteDBCluster", e).to_string());
     }
     if problems.is_empty() {
         Ok(())
     } else {
-        Err(problems.join("; "))
+        Err(problems)
     }
 }
 
