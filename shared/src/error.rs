@@ -45,6 +45,11 @@ pub enum Error {
     #[error("restore failed: {0}")]
     RestoreFailed(String),
 
+    /// A restore that stopped before the Lambda deadline with part of it
+    /// made: recorded, and resumed by the same request.
+    #[error("restore incomplete: {0}")]
+    RestoreIncomplete(String),
+
     #[error("{failed} of {total} failed: {details}")]
     PartialFailure {
         failed: usize,
@@ -68,6 +73,7 @@ impl Error {
             Error::PartialFailure { .. } => "PartialFailure",
             Error::RestoreRefused(_) => "RestoreRefused",
             Error::RestoreFailed(_) => "RestoreFailed",
+            Error::RestoreIncomplete(_) => "RestoreIncomplete",
         }
     }
 

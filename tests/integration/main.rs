@@ -6,6 +6,7 @@
 
 mod copy;
 mod faults;
+mod overlap;
 mod parsers;
 mod permissions;
 mod prune;

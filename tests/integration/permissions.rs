@@ -1079,49 +1079,14 @@ impl Code {
 // The template: what each function's role is granted
 // ---------------------------------------------------------------------------
 
-fn template() -> Yaml {
-    let path = repo_root().join("template.yaml");
-    let text =
-        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
-    serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("template.yaml is not YAML: {e}"))
-}
+use crate::template::{intrinsic, template};
 
 /// The `AWS::Serverless::Function` whose build produces `lifeboat-<name>`:
 /// its logical ID and the resource.
 fn function_resource<'a>(template: &'a Yaml, name: &str) -> (String, &'a Yaml) {
-    let binary = format!("lifeboat-{name}");
-    template["Resources"]
-        .as_mapping()
-        .and_then(|resources| {
-            resources.iter().find(|(_, r)| {
-                r["Type"] == "AWS::Serverless::Function"
-                    && r["Metadata"]["Binary"].as_str() == Some(binary.as_str())
-            })
-        })
-        .map(|(id, r)| (id.as_str().unwrap_or_default().to_string(), r))
-        .unwrap_or_else(|| panic!("template.yaml has no function built from {binary}"))
-}
-
-/// An intrinsic function, short form (`!If [..]`) or long (`Fn::If: [..]`):
-/// its long name and argument.
-fn intrinsic(value: &Yaml) -> Option<(String, &Yaml)> {
-    match value {
-        Yaml::Tagged(tagged) => {
-            let tag = tagged.tag.to_string();
-            let name = tag.trim_start_matches('!');
-            let name = match name {
-                "Ref" | "Condition" => name.to_string(),
-                other => format!("Fn::{other}"),
-            };
-            Some((name, &tagged.value))
-        }
-        Yaml::Mapping(m) if m.len() == 1 => {
-            let (key, argument) = m.iter().next()?;
-            let key = key.as_str()?;
-            (key == "Ref" || key.starts_with("Fn::")).then(|| (key.to_string(), argument))
-        }
-        _ => None,
-    }
+    crate::template::function_resource(template, name)
+        .map(|(id, r)| (id.to_string(), r))
+        .unwrap_or_else(|| panic!("template.yaml has no function built from lifeboat-{name}"))
 }
 
 /// The values `value` may come to: both branches of an `!If`, nothing for
@@ -1756,7 +1721,7 @@ async fn run_every_function(world: &World) -> BTreeMap<&'static str, BTreeMap<Ca
         .key(lifeboat::domain::record::deletion_key(
             "",
             SOURCE,
-            "orders",
+            (lifeboat::domain::model::DatabaseKind::Instance, "orders"),
             recovery_point,
             doomed,
         ))

@@ -694,7 +694,7 @@ async fn a_deadline_between_the_cluster_and_its_members_leaves_a_tracked_cluster
     let err = lifeboat_restore::report::Report::Restore(Box::new(report))
         .into_result()
         .unwrap_err();
-    assert_eq!(err.kind(), "RestoreFailed");
+    assert_eq!(err.kind(), "RestoreIncomplete");
     let text = err.to_string();
     assert!(
         text.contains("incomplete")
@@ -786,7 +786,7 @@ async fn with_the_lambda_deadline_too_close_nothing_is_created_and_the_same_requ
     let err = lifeboat_restore::handle(&ctx, with_deadline(10))
         .await
         .unwrap_err();
-    assert_eq!(err.kind(), "RestoreFailed", "{err}");
+    assert_eq!(err.kind(), "RestoreIncomplete", "{err}");
     assert!(
         err.to_string()
             .contains("made: nothing; not created yet: orders-dl"),

@@ -144,7 +144,10 @@ async fn each_snapshot_gets_a_catalog_record_and_an_event() {
         .iter()
         .find(|(_, r)| r["database"] == "orders")
         .expect("a record for orders");
-    assert!(key.starts_with("snapshots/us-east-1/orders/"), "{key}");
+    assert!(
+        key.starts_with("snapshots/us-east-1/instance/orders/"),
+        "{key}"
+    );
     assert_eq!(orders["schema"], "lifeboat/v1");
     assert_eq!(orders["kind"], "snapshot");
     assert!(orders["recorded_at"].is_string());

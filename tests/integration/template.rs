@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use lifeboat_tests::{events_dir, moto::repo_root};
 use serde_yaml::{Mapping, Value};
 
-fn template() -> Value {
+pub(crate) fn template() -> Value {
     let path = repo_root().join("template.yaml");
     let text =
         std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
@@ -28,7 +28,10 @@ fn functions() -> Vec<String> {
 }
 
 /// The `AWS::Serverless::Function` whose build produces `lifeboat-<name>`.
-fn function_resource<'a>(template: &'a Value, name: &str) -> Option<(&'a str, &'a Value)> {
+pub(crate) fn function_resource<'a>(
+    template: &'a Value,
+    name: &str,
+) -> Option<(&'a str, &'a Value)> {
     let binary = format!("lifeboat-{name}");
     template["Resources"]
         .as_mapping()?
@@ -78,7 +81,7 @@ fn deployed_in(role: Role) -> &'static [&'static str] {
 
 /// An intrinsic function call, in the short form (`!If [...]`) or the long
 /// one (`{"Fn::If": [...]}`): its long name and its argument.
-fn intrinsic(value: &Value) -> Option<(String, &Value)> {
+pub(crate) fn intrinsic(value: &Value) -> Option<(String, &Value)> {
     match value {
         Value::Tagged(tagged) => {
             let tag = tagged.tag.to_string();

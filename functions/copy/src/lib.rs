@@ -245,10 +245,11 @@ fn entry(snapshot: &Snapshot, region: &str, outcome: Outcome) -> Entry {
 
 /// The ARN the copy has (or will have) in `region`: the source ARN with the
 /// region replaced, since the copy keeps the identifier.
-fn arn_in(source_arn: &str, region: &str) -> String {
-    let mut parts: Vec<&str> = source_arn.splitn(6, ':').collect();
-    if parts.len() == 6 {
-        parts[3] = region;
+fn arn_in(source_arn: &str, region: &str, id: &str) -> String {
+    let mut parts: Vec<String> = source_arn.splitn(7, ':').map(str::to_string).collect();
+    if parts.len() == 7 {
+        parts[3] = region.to_string();
+        parts[6] = id.to_string();
     }
     parts.join(":")
 }
@@ -290,7 +291,7 @@ async fn carry_out(
         Some(late) => failed(format!("{reason}; {late}")),
         None => (entry(snapshot, &region, Outcome::Deferred { reason }), None),
     };
-    let (kms_key_id, option_group) = match action {
+    let (target_id, kms_key_id, option_group) = match action {
         // There already: its records are written if any is missing.
         CopyAction::Exists { arn } => {
             let kms_key_id = snapshot
@@ -324,9 +325,10 @@ async fn carry_out(
             return (entry(snapshot, &region, Outcome::Skipped { reason }), None)
         }
         CopyAction::Start {
+            target_id,
             kms_key_id,
             option_group,
-        } => (kms_key_id, option_group),
+        } => (target_id, kms_key_id, option_group),
     };
 
     let tags: Vec<(String, String)> = tags::passable(&snapshot.tags).into_iter().collect();
@@ -334,6 +336,7 @@ async fn carry_out(
     let result = rds::copy_snapshot(
         &rds,
         snapshot,
+        &target_id,
         kms_key_id.as_deref(),
         option_group.as_deref(),
         &tags,
@@ -341,7 +344,7 @@ async fn carry_out(
     .await;
     let copy_arn = match result {
         Ok(CopyResult::Started { arn }) => arn,
-        Ok(CopyResult::AlreadyExists) => arn_in(&snapshot.arn, &region),
+        Ok(CopyResult::AlreadyExists) => arn_in(&snapshot.arn, &region, &target_id),
         Ok(CopyResult::CopyLimit(message)) => {
             let reason = format!("RDS's limit on copies in progress into {region} was reached ({message}); the next reconcile copies it");
             return deferred(reason);
@@ -400,13 +403,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_copy_keeps_the_arn_but_for_the_region() {
+    fn a_copy_keeps_the_arn_but_for_the_region_and_its_identifier() {
+        let source =
+            "arn:aws:rds:us-east-1:123456789012:cluster-snapshot:lifeboat-ledger-20261124-0400";
         assert_eq!(
-            arn_in(
-                "arn:aws:rds:us-east-1:123456789012:cluster-snapshot:lifeboat-ledger-20261124-0400",
-                "eu-west-1"
-            ),
+            arn_in(source, "eu-west-1", "lifeboat-ledger-20261124-0400"),
             "arn:aws:rds:eu-west-1:123456789012:cluster-snapshot:lifeboat-ledger-20261124-0400"
+        );
+        assert_eq!(
+            arn_in(source, "eu-west-1", "lifeboat-ledger-20261124-0400-us-east-1"),
+            "arn:aws:rds:eu-west-1:123456789012:cluster-snapshot:lifeboat-ledger-20261124-0400-us-east-1"
         );
     }
 }

@@ -135,7 +135,7 @@ impl Catalogs {
         let key = record::copy_key(
             prefix,
             region,
-            snapshot.source_db(),
+            (snapshot.kind, snapshot.source_db()),
             recovery_point,
             &snapshot.id,
         );
@@ -199,7 +199,7 @@ impl Catalogs {
             record::snapshot_key(
                 prefix,
                 &self.source_region,
-                snapshot.source_db(),
+                (snapshot.kind, snapshot.source_db()),
                 time,
                 &snapshot.id,
             )
@@ -218,8 +218,11 @@ impl Catalogs {
         };
         if found.is_none() {
             // Not where the tags say: look through the DB's records.
-            let db_prefix =
-                record::snapshot_prefix(prefix, &self.source_region, snapshot.source_db());
+            let db_prefix = record::snapshot_prefix(
+                prefix,
+                &self.source_region,
+                (snapshot.kind, snapshot.source_db()),
+            );
             let keys = self.source.catalog.list(&db_prefix, usize::MAX).await?;
             if let Some(key) = keys
                 .into_iter()
@@ -235,7 +238,7 @@ impl Catalogs {
         let Some((key, record)) = found else {
             return Err(Error::CatalogRecord {
                 key: expected.unwrap_or_else(|| {
-                    record::snapshot_prefix(prefix, &self.source_region, snapshot.source_db())
+                    record::snapshot_prefix(prefix, &self.source_region, (snapshot.kind, snapshot.source_db()))
                 }),
                 problem: format!(
                     "the source catalog {} has no record of snapshot {}; a restore from its copy in {region} rebuilds from the snapshot alone",

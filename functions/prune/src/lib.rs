@@ -16,10 +16,11 @@ use lambda_runtime::LambdaEvent;
 use lifeboat::aws::catalog::Catalog;
 use lifeboat::aws::publisher::Announcement;
 use lifeboat::aws::rds;
-use lifeboat::domain::model::{Series, Snapshot};
+use lifeboat::domain::model::{Fleet, Series, Snapshot};
 use lifeboat::domain::outcome::{Entry, Outcome, Summary};
 use lifeboat::domain::record::{self, DeletionRecord, Record, RecordKind};
 use lifeboat::domain::retention::{self, Policy};
+use lifeboat::domain::tags;
 use lifeboat::domain::trigger::Trigger;
 use lifeboat::lambda::invocation;
 use lifeboat::{Context, Error};
@@ -76,17 +77,34 @@ pub async fn run(ctx: &Context, request: Request, request_id: &str) -> Result<Su
     let mut regions = vec![ctx.config.region.clone()];
     regions.extend(ctx.config.dr_regions.iter().cloned());
 
-    let listed: Vec<(String, Result<Vec<Decision>, Error>)> = stream::iter(regions)
+    type Found = Result<(Vec<Decision>, BTreeMap<String, String>), Error>;
+    let listed: Vec<(String, Found)> = stream::iter(regions)
         .map(|region| async move {
             let decisions = decide_region(ctx, &region, request.now).await;
+            // A region whose restores cannot be listed deletes nothing.
+            let decisions = match (decisions, restoring_from(ctx, &region).await) {
+                (Ok(d), Ok(restoring)) => Ok((d, restoring)),
+                (Err(e), _) | (_, Err(e)) => Err(e),
+            };
             (region, decisions)
         })
         .buffer_unordered(4)
         .collect()
         .await;
 
-    let mut listed = listed;
+    let mut restoring = BTreeMap::new();
+    let mut listed: Vec<(String, Result<Vec<Decision>, Error>)> = listed
+        .into_iter()
+        .map(|(region, found)| {
+            let decisions = found.map(|(decisions, from)| {
+                restoring.insert(region.clone(), from);
+                decisions
+            });
+            (region, decisions)
+        })
+        .collect();
     hold_sources_of_copies(&mut listed, &ctx.config.region);
+    hold_sources_of_restores(&mut listed, &restoring);
 
     let mut outcomes = Vec::new();
     let mut errors = Vec::new();
@@ -156,9 +174,15 @@ async fn decide_region(
     let rds = ctx.clients.rds_in(region);
     let snapshots = rds::describe_manual_snapshots(&rds).await?;
     // One series per source region, kind and DB: two stacks whose DR
-    // regions overlap may both have an "orders".
+    // regions overlap may both have an "orders". Only this stack's series
+    // (taken in its own region) are its to prune; another stack's
+    // snapshots, and its copies here, are that stack's.
+    let own = &ctx.config.region;
     let mut groups: BTreeMap<Series, Vec<Snapshot>> = BTreeMap::new();
-    for s in snapshots.into_iter().filter(Snapshot::is_managed) {
+    for s in snapshots
+        .into_iter()
+        .filter(|s| s.is_managed() && s.source_region() == Some(own.as_str()))
+    {
         groups.entry(s.series()).or_default().push(s);
     }
 
@@ -207,20 +231,22 @@ async fn decide_region(
 
 /// A source snapshot whose copy into a DR region is still in progress is
 /// kept, whatever the policy says: RDS would fail the copy, and the DR
-/// region would lose that recovery point. A copy keeps its source's
-/// identifier, so the pair is matched by series and identifier.
+/// region would lose that recovery point. A copy is its source's series and
+/// recovery point (its identifier may differ: `naming::copy_identifier`).
 fn hold_sources_of_copies(
     listed: &mut [(String, Result<Vec<Decision>, Error>)],
     source_region: &str,
 ) {
-    let mut copying: BTreeMap<(Series, String), String> = BTreeMap::new();
+    // Without a recovery point, the identifier is all there is to go by.
+    let point = |s: &Snapshot| (s.series(), s.recovery_point().ok_or_else(|| s.id.clone()));
+    let mut copying: BTreeMap<(Series, Result<DateTime<Utc>, String>), String> = BTreeMap::new();
     for (region, decisions) in listed.iter() {
         if region == source_region {
             continue;
         }
         for d in decisions.iter().flatten() {
             if d.snapshot.is_copy_in_progress() {
-                copying.insert((d.snapshot.series(), d.snapshot.id.clone()), region.clone());
+                copying.insert(point(&d.snapshot), region.clone());
             }
         }
     }
@@ -229,15 +255,59 @@ fn hold_sources_of_copies(
             continue;
         }
         for d in decisions.iter_mut().flatten() {
-            if let Some(into) = copying.get(&(d.snapshot.series(), d.snapshot.id.clone())) {
-                let held = format!("its copy into {into} is still in progress");
-                d.keep = Some(match d.keep.take() {
-                    Some(reasons) => format!("{reasons}, {held}"),
-                    None => held,
-                });
+            if let Some(into) = copying.get(&point(&d.snapshot)) {
+                hold(d, format!("its copy into {into} is still in progress"));
             }
         }
     }
+}
+
+/// A snapshot that a DB being restored (or drilled) is made from is kept
+/// until that DB is created: `restoring` names, by region, the snapshots
+/// DBs in state `creating` carry in `lifeboat:restored-from`.
+fn hold_sources_of_restores(
+    listed: &mut [(String, Result<Vec<Decision>, Error>)],
+    restoring: &BTreeMap<String, BTreeMap<String, String>>,
+) {
+    for (region, decisions) in listed.iter_mut() {
+        let Some(restoring) = restoring.get(region.as_str()) else {
+            continue;
+        };
+        for d in decisions.iter_mut().flatten() {
+            if let Some(target) = restoring.get(&d.snapshot.id) {
+                hold(d, format!("{target} is being restored from it"));
+            }
+        }
+    }
+}
+
+/// Keeps `d` for `reason`, besides whatever kept it already.
+fn hold(d: &mut Decision, reason: String) {
+    d.keep = Some(match d.keep.take() {
+        Some(reasons) => format!("{reasons}, {reason}"),
+        None => reason,
+    });
+}
+
+/// The snapshots DBs in `region` are being restored from: snapshot
+/// identifier -> the DB being made from it.
+async fn restoring_from(ctx: &Context, region: &str) -> Result<BTreeMap<String, String>, Error> {
+    let fleet = rds::describe_fleet(&ctx.clients.rds_in(region)).await?;
+    Ok(being_restored(&fleet))
+}
+
+/// Which snapshots DBs still `creating` are restored from (their
+/// `lifeboat:restored-from`): snapshot identifier -> DB.
+fn being_restored(fleet: &Fleet) -> BTreeMap<String, String> {
+    fleet
+        .databases
+        .iter()
+        .filter(|db| db.status == "creating")
+        .filter_map(|db| {
+            let from = db.tags.get(tags::RESTORED_FROM)?;
+            Some((from.clone(), db.identifier.clone()))
+        })
+        .collect()
 }
 
 fn entry(d: &Decision, outcome: Outcome) -> Entry {
@@ -299,7 +369,7 @@ async fn delete(
     let key = record::deletion_key(
         catalog.prefix(),
         &d.region,
-        s.source_db(),
+        (s.kind, s.source_db()),
         s.recovery_point(),
         &s.id,
     );
@@ -396,5 +466,48 @@ mod tests {
             Some("its copy into us-west-2 is still in progress")
         );
         assert_eq!(source[1].keep, None, "a finished copy holds nothing");
+    }
+
+    #[test]
+    fn a_snapshot_a_db_is_being_restored_from_is_held_until_it_is_created() {
+        use lifeboat::domain::model::{Database, DatabaseConfig, InstanceConfig};
+        let db = |id: &str, status: &str, from: Option<&str>| Database {
+            identifier: id.to_string(),
+            kind: DatabaseKind::Instance,
+            arn: String::new(),
+            engine: "postgres".to_string(),
+            engine_version: "16.4".to_string(),
+            status: status.to_string(),
+            encrypted: false,
+            kms_key_id: None,
+            tags: from
+                .map(|f| (tags::RESTORED_FROM.to_string(), f.to_string()))
+                .into_iter()
+                .collect(),
+            member_of: None,
+            config: DatabaseConfig::Instance(InstanceConfig::default()),
+        };
+        let fleet = Fleet {
+            databases: vec![
+                db("orders-dr", "creating", Some("lifeboat-orders-a")),
+                db("orders-old", "available", Some("lifeboat-orders-b")),
+                db("orders", "creating", None),
+            ],
+        };
+        let restoring = BTreeMap::from([("us-west-2".to_string(), being_restored(&fleet))]);
+        let mut listed = vec![(
+            "us-west-2".to_string(),
+            Ok(vec![
+                decision("lifeboat-orders-a", "available", Some("us-east-1"), None),
+                decision("lifeboat-orders-b", "available", Some("us-east-1"), None),
+            ]),
+        )];
+        hold_sources_of_restores(&mut listed, &restoring);
+        let held = listed[0].1.as_ref().unwrap();
+        assert_eq!(
+            held[0].keep.as_deref(),
+            Some("orders-dr is being restored from it")
+        );
+        assert_eq!(held[1].keep, None, "a finished restore holds nothing");
     }
 }

@@ -28,6 +28,12 @@ pub enum SnapshotChoice {
 #[derive(Debug, Clone, PartialEq)]
 pub struct RestoreRequest {
     pub database: String,
+    /// Which DB of that name, when snapshots of more than one are in the
+    /// region (two stacks' same-named DBs copied into each other's
+    /// regions, an instance and a cluster sharing a name): the region it
+    /// lived in and its kind.
+    pub source_region: Option<String>,
+    pub database_kind: Option<DatabaseKind>,
     pub snapshot: SnapshotChoice,
     pub region: Option<String>,
     pub target: String,
@@ -50,6 +56,10 @@ struct RestoreJson {
     #[serde(default)]
     action: Option<String>,
     database: String,
+    #[serde(default)]
+    source_region: Option<String>,
+    #[serde(default)]
+    database_kind: Option<DatabaseKind>,
     #[serde(default)]
     snapshot: Option<String>,
     #[serde(default)]
@@ -89,6 +99,8 @@ pub fn parse(payload: &Value) -> Result<Request, Error> {
             let _ = r.action;
             Ok(Request::Restore(Box::new(RestoreRequest {
                 database: identifier::validate("database", &r.database)?,
+                source_region: region(r.source_region)?,
+                database_kind: r.database_kind,
                 snapshot: snapshot_choice(r.snapshot.as_deref())?,
                 region: region(r.region)?,
                 target: identifier::validate("target", &r.target)?,

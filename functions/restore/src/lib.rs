@@ -27,7 +27,7 @@ use lifeboat::aws::catalog::{Catalog, Written};
 use lifeboat::aws::publisher::Announcement;
 use lifeboat::aws::rds::restore::{Deadline, Execution, Rollback};
 use lifeboat::aws::rds::{self, restore};
-use lifeboat::domain::model::{is_default_group, DatabaseConfig, DatabaseKind, Snapshot};
+use lifeboat::domain::model::{self, is_default_group, DatabaseConfig, DatabaseKind, Snapshot};
 use lifeboat::domain::record::{
     self, Record, RecordKind, RestoreAvailableRecord, RestoreFailedRecord, RestoreRecord,
     RestoreStage, SnapshotRecord,
@@ -101,14 +101,14 @@ fn catalog(ctx: &Context, region: &str) -> Result<Catalog, Error> {
     })
 }
 
-/// The catalog's snapshot records of `database` taken in `source_region`:
+/// The catalog's snapshot records of `db` taken in `source_region`:
 /// snapshot identifier -> record key. One listing (a page per 1,000).
 async fn record_keys(
     catalog: &Catalog,
     source_region: &str,
-    database: &str,
+    db: (DatabaseKind, &str),
 ) -> Result<HashMap<String, String>, Error> {
-    let prefix = record::snapshot_prefix(catalog.prefix(), source_region, database);
+    let prefix = record::snapshot_prefix(catalog.prefix(), source_region, db);
     Ok(catalog
         .list(&prefix, usize::MAX)
         .await?
@@ -116,6 +116,9 @@ async fn record_keys(
         .filter_map(|key| Some((record::snapshot_id_of_key(&prefix, &key)?.to_string(), key)))
         .collect())
 }
+
+/// The record keys listed so far, by source region and kind.
+type Listed = HashMap<(String, DatabaseKind), HashMap<String, String>>;
 
 /// The snapshot chosen, and what is known of the DB it was taken of.
 struct Chosen {
@@ -132,7 +135,7 @@ async fn find_record(
     catalog: &Catalog,
     database: &str,
     snapshot: &Snapshot,
-    listed: &mut HashMap<String, HashMap<String, String>>,
+    listed: &mut Listed,
 ) -> Result<Record<SnapshotRecord>, String> {
     let Some(source_region) = snapshot.source_region() else {
         return Err(format!(
@@ -142,13 +145,25 @@ async fn find_record(
         ));
     };
     let unreadable = |e: Error| format!("the catalog {} could not be read: {e}", catalog.bucket());
-    if !listed.contains_key(source_region) {
-        let keys = record_keys(catalog, source_region, database)
+    let db = (snapshot.kind, database);
+    let series = (source_region.to_string(), snapshot.kind);
+    if !listed.contains_key(&series) {
+        let keys = record_keys(catalog, source_region, db)
             .await
             .map_err(unreadable)?;
-        listed.insert(source_region.to_string(), keys);
+        listed.insert(series.clone(), keys);
     }
-    let Some(key) = listed.get(source_region).and_then(|k| k.get(&snapshot.id)) else {
+    // A copy named apart from its source (`naming::copy_identifier`) is
+    // found by its recovery point: one record per series and minute.
+    let keys = listed.get(&series);
+    let by_time = snapshot
+        .recovery_point()
+        .map(|time| record::snapshot_key_prefix_at(catalog.prefix(), source_region, db, time));
+    let found = keys.and_then(|k| k.get(&snapshot.id)).or_else(|| {
+        let at = by_time.as_deref()?;
+        keys?.values().find(|key| key.starts_with(at))
+    });
+    let Some(key) = found else {
         return Err(format!(
             "the catalog {} has no record of snapshot {}",
             catalog.bucket(),
@@ -174,6 +189,23 @@ async fn resolve(
                 .into_iter()
                 .filter(|s| s.is_managed() && s.source_db() == database.as_str())
                 .collect();
+            // Two DBs of this name may have snapshots here (two stacks whose
+            // DR regions overlap; an instance and a cluster): never pick
+            // between their data by age.
+            let series = model::only_series(
+                &candidates,
+                request.source_region.as_deref(),
+                request.database_kind,
+            )
+            .map_err(|all| {
+                let list: Vec<String> = all.iter().map(|s| s.describe()).collect();
+                refused(format!(
+                    "{region} has snapshots of {} DBs named {database}: {}; say which with \"source_region\" and, if need be, \"database_kind\" (instance or cluster)",
+                    all.len(),
+                    list.join(", ")
+                ))
+            })?;
+            candidates.retain(|s| series.as_ref() == Some(&s.series()));
             let unavailable = candidates.iter().filter(|s| !s.is_available()).count();
             candidates.retain(Snapshot::is_available);
             candidates.sort_by(|a, b| {
@@ -198,7 +230,7 @@ async fn resolve(
                 candidates.iter().skip(1).find_map(|s| {
                     let region = s.source_region()?;
                     listed
-                        .get(region)?
+                        .get(&(region.to_string(), s.kind))?
                         .contains_key(&s.id)
                         .then(|| s.id.clone())
                 })

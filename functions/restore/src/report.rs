@@ -34,7 +34,7 @@ impl invocation::Report for Report {
     fn into_result(self) -> Result<Self, Error> {
         match &self {
             Report::Restore(r) if r.status == RestoreStatus::Incomplete => {
-                Err(Error::RestoreFailed(r.incomplete_message()))
+                Err(Error::RestoreIncomplete(r.incomplete_message()))
             }
             _ => Ok(self),
         }

@@ -218,7 +218,7 @@ async fn record(
     let key = record::snapshot_key(
         catalog.prefix(),
         &body.source_region,
-        &body.database,
+        (body.database_kind, &body.database),
         body.recovery_point_time,
         &body.snapshot_id,
     );
@@ -249,7 +249,7 @@ async fn record_unrecorded(
     if taken.is_empty() {
         return Vec::new();
     }
-    let prefix = record::snapshot_prefix(catalog.prefix(), region, &db.identifier);
+    let prefix = record::snapshot_prefix(catalog.prefix(), region, (db.kind, &db.identifier));
     let recorded: BTreeSet<String> = match catalog.list(&prefix, usize::MAX).await {
         Ok(keys) => keys
             .iter()

@@ -13,6 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Utc};
 
 use crate::domain::model::{is_default_group, DatabaseKind, Series, Snapshot};
+use crate::domain::naming;
 use crate::domain::retention::{self, Policy, RecoveryPoint};
 
 pub const RDS_MAX_DB_SNAPSHOT_COPIES: u32 = 20;
@@ -46,8 +47,12 @@ impl CopyLimits {
 /// What a DR region holds already.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RegionState {
-    /// Identifiers of the manual snapshots there, in any state.
+    /// Identifiers of the manual snapshots there, in any state, whoever's.
     pub existing: BTreeMap<String, String>,
+    /// Lifeboat's snapshots there by series and recovery point (a copy of a
+    /// source is the snapshot of the same series and recovery point, by
+    /// whatever identifier), with their identifier and ARN.
+    pub copies: BTreeMap<(Series, DateTime<Utc>), (String, String)>,
     /// Copies in progress into the region, by kind.
     pub in_flight: BTreeMap<DatabaseKind, u32>,
     /// The recovery points of Lifeboat's snapshots there, by series: what
@@ -65,6 +70,9 @@ impl RegionState {
             }
             if let (true, Some(time)) = (s.is_managed(), s.recovery_point()) {
                 state
+                    .copies
+                    .insert((s.series(), time), (s.id.clone(), s.arn.clone()));
+                state
                     .points
                     .entry(s.series())
                     .or_default()
@@ -76,6 +84,26 @@ impl RegionState {
             }
         }
         state
+    }
+}
+
+impl RegionState {
+    /// The copy of `source` here, if there is one: identifier and ARN.
+    pub fn copy_of(&self, source: &Snapshot) -> Option<&(String, String)> {
+        let time = source.recovery_point()?;
+        self.copies.get(&(source.series(), time))
+    }
+
+    /// The identifier a new copy of `source` gets here: the source's own,
+    /// or, when a snapshot that is not its copy has that name (two stacks
+    /// whose DR regions overlap may both protect an `orders`),
+    /// `naming::copy_identifier`; `None` when both names are taken.
+    fn target_id(&self, source: &Snapshot) -> Option<String> {
+        if !self.existing.contains_key(&source.id) {
+            return Some(source.id.clone());
+        }
+        let other = naming::copy_identifier(&source.id, source.source_region().unwrap_or_default());
+        (!self.existing.contains_key(&other)).then_some(other)
     }
 }
 
@@ -96,6 +124,10 @@ pub enum CopyAction {
         arn: String,
     },
     Start {
+        /// The copy's identifier: the source's, unless another snapshot in
+        /// the region has it (another stack's same-named DB, say), and then
+        /// `naming::copy_identifier`.
+        target_id: String,
         kms_key_id: Option<String>,
         option_group: Option<String>,
     },
@@ -153,7 +185,7 @@ pub fn plan<'a>(
             if !seen.insert((snapshot.kind, snapshot.id.as_str())) {
                 continue;
             }
-            let action = if let Some(arn) = state.existing.get(&snapshot.id) {
+            let action = if let Some((_, arn)) = state.copy_of(snapshot) {
                 CopyAction::Exists { arn: arn.clone() }
             } else if let (true, Some((policy, _))) =
                 (unwanted.contains(snapshot.id.as_str()), settings.retention)
@@ -166,6 +198,13 @@ pub fn plan<'a>(
             } else {
                 match requirements(snapshot, region, settings) {
                     Err(reason) => CopyAction::Failed { reason },
+                    Ok(_) if state.target_id(snapshot).is_none() => CopyAction::Failed {
+                        reason: format!(
+                            "{region} has snapshots named {} and {} that are not copies of it: rename or delete one",
+                            snapshot.id,
+                            naming::copy_identifier(&snapshot.id, snapshot.source_region().unwrap_or_default())
+                        ),
+                    },
                     Ok((kms_key_id, option_group)) => {
                         let free = slots.entry(snapshot.kind).or_insert(0);
                         if *free == 0 {
@@ -179,6 +218,7 @@ pub fn plan<'a>(
                         } else {
                             *free -= 1;
                             CopyAction::Start {
+                                target_id: state.target_id(snapshot).unwrap_or_default(),
                                 kms_key_id,
                                 option_group,
                             }
@@ -210,7 +250,7 @@ fn unwanted<'a>(
         let Some(time) = s.recovery_point() else {
             continue;
         };
-        if state.existing.contains_key(&s.id) {
+        if state.copy_of(s).is_some() {
             continue;
         }
         let (points, new) = series.entry(s.series()).or_default();
@@ -367,19 +407,38 @@ mod tests {
         );
         assert_eq!(plan.len(), 4);
         assert!(plan.iter().all(|p| matches!(
-            p.action,
+            &p.action,
             CopyAction::Start {
+                target_id,
                 kms_key_id: None,
                 option_group: None
-            }
+            } if *target_id == p.snapshot.id
         )));
+    }
+
+    /// A Lifeboat snapshot of orders taken in `source_region` at 01:00.
+    fn managed(id: &str, source_region: &str) -> Snapshot {
+        let tags = [
+            ("lifeboat:managed", "true"),
+            ("lifeboat:source-db", "orders"),
+            ("lifeboat:source-region", source_region),
+            ("lifeboat:created-at", "2026-11-24T01:00:00Z"),
+        ];
+        Snapshot {
+            arn: format!("arn:{source_region}:{id}"),
+            tags: tags
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..snapshot(id, DatabaseKind::Instance, 1)
+        }
     }
 
     #[test]
     fn what_is_there_already_is_not_copied_again() {
-        let sources = [snapshot("a", DatabaseKind::Instance, 1)];
-        let mut state = RegionState::default();
-        state.existing.insert("a".into(), "arn:copy".into());
+        let id = "lifeboat-orders-20261124-0100";
+        let sources = [managed(id, "us-east-1")];
+        let state = RegionState::from_snapshots(&[managed(id, "us-east-1")]);
         let plan = plan(
             &sources,
             &[("us-west-2".into(), state)],
@@ -388,9 +447,57 @@ mod tests {
         assert_eq!(
             plan[0].action,
             CopyAction::Exists {
-                arn: "arn:copy".into()
+                arn: format!("arn:us-east-1:{id}")
             }
         );
+    }
+
+    #[test]
+    fn a_copy_whose_name_another_snapshot_has_is_named_apart() {
+        // Another stack protects an orders in us-west-2, on the same
+        // schedule: its snapshot there has the name this copy would get.
+        let id = "lifeboat-orders-20261124-0100";
+        let sources = [managed(id, "us-east-1")];
+        let theirs = managed(id, "us-west-2");
+        let state = RegionState::from_snapshots(std::slice::from_ref(&theirs));
+        let planned = plan(
+            &sources,
+            &[("us-west-2".into(), state)],
+            &CopySettings::default(),
+        );
+        let CopyAction::Start { target_id, .. } = &planned[0].action else {
+            panic!("{:?}", planned[0].action)
+        };
+        assert_eq!(target_id, "lifeboat-orders-20261124-0100-us-east-1");
+
+        // Once made, that copy is found by series and recovery point.
+        let ours = Snapshot {
+            id: target_id.clone(),
+            ..managed(id, "us-east-1")
+        };
+        let state = RegionState::from_snapshots(&[theirs.clone(), ours]);
+        let planned = plan(
+            &sources,
+            &[("us-west-2".into(), state)],
+            &CopySettings::default(),
+        );
+        assert!(matches!(planned[0].action, CopyAction::Exists { .. }));
+
+        // Both names taken by others: refused, never mistaken for a copy.
+        let squatter = Snapshot {
+            id: target_id.clone(),
+            ..managed(id, "eu-west-1")
+        };
+        let state = RegionState::from_snapshots(&[theirs, squatter]);
+        let planned = plan(
+            &sources,
+            &[("us-west-2".into(), state)],
+            &CopySettings::default(),
+        );
+        let CopyAction::Failed { reason } = &planned[0].action else {
+            panic!("{:?}", planned[0].action)
+        };
+        assert!(reason.contains("not copies of it"), "{reason}");
     }
 
     #[test]
@@ -488,6 +595,7 @@ mod tests {
         assert_eq!(
             actions(&plan, "us-west-2")[0].1,
             &CopyAction::Start {
+                target_id: "a".into(),
                 kms_key_id: Some("alias/dr-west".into()),
                 option_group: None
             }
@@ -577,6 +685,7 @@ mod tests {
         assert!(west.contains(&(
             "tde",
             &CopyAction::Start {
+                target_id: "tde".into(),
                 kms_key_id: None,
                 option_group: Some("ora-tde-west".into())
             }
@@ -584,6 +693,7 @@ mod tests {
         assert!(west.contains(&(
             "plain",
             &CopyAction::Start {
+                target_id: "plain".into(),
                 kms_key_id: None,
                 option_group: None
             }

@@ -168,6 +168,41 @@ pub struct Series {
     pub database: String,
 }
 
+impl Series {
+    /// `orders (a DB instance of us-east-1)`, for a person choosing.
+    pub fn describe(&self) -> String {
+        let kind = match self.kind {
+            DatabaseKind::Instance => "DB instance",
+            DatabaseKind::Cluster => "DB cluster",
+        };
+        format!("{} (a {kind} of {})", self.database, self.source_region)
+    }
+}
+
+/// The one series among `snapshots` that matches `source_region` and `kind`
+/// where given; `Err` with every matching series when there is more than
+/// one (two DBs of the same name: the caller must say which), `Ok(None)`
+/// when none matches.
+pub fn only_series(
+    snapshots: &[Snapshot],
+    source_region: Option<&str>,
+    kind: Option<DatabaseKind>,
+) -> Result<Option<Series>, Vec<Series>> {
+    let mut found: Vec<Series> = snapshots
+        .iter()
+        .map(Snapshot::series)
+        .filter(|s| source_region.is_none_or(|r| s.source_region == r))
+        .filter(|s| kind.is_none_or(|k| s.kind == k))
+        .collect();
+    found.sort();
+    found.dedup();
+    match found.len() {
+        0 => Ok(None),
+        1 => Ok(found.pop()),
+        _ => Err(found),
+    }
+}
+
 /// The facts about its DB that a snapshot carries, whatever the catalog
 /// says: enough to rebuild the DB (with a class and a network given) when
 /// the snapshot's catalog record is lost.
@@ -242,5 +277,61 @@ impl Snapshot {
             .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
             .map(|t| t.with_timezone(&Utc))
             .or(self.created_at)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn of(source_region: &str, kind: DatabaseKind) -> Snapshot {
+        Snapshot {
+            id: format!("lifeboat-orders-{source_region}"),
+            arn: String::new(),
+            kind,
+            database: "orders".to_string(),
+            status: "available".to_string(),
+            engine: "postgres".to_string(),
+            encrypted: false,
+            kms_key_id: None,
+            option_group: None,
+            tags: BTreeMap::from([(
+                crate::domain::tags::SOURCE_REGION.to_string(),
+                source_region.to_string(),
+            )]),
+            created_at: None,
+            copied_from: None,
+            carried: Carried::default(),
+        }
+    }
+
+    #[test]
+    fn two_dbs_of_one_name_are_never_chosen_between_silently() {
+        let one = [of("us-east-1", DatabaseKind::Instance)];
+        assert_eq!(
+            only_series(&one, None, None)
+                .unwrap()
+                .unwrap()
+                .source_region,
+            "us-east-1"
+        );
+        let two = [
+            of("us-east-1", DatabaseKind::Instance),
+            of("us-west-2", DatabaseKind::Instance),
+            of("us-east-1", DatabaseKind::Cluster),
+        ];
+        assert_eq!(only_series(&two, None, None).unwrap_err().len(), 3);
+        assert_eq!(
+            only_series(&two, Some("us-east-1"), None)
+                .unwrap_err()
+                .len(),
+            2
+        );
+        let chosen = only_series(&two, Some("us-east-1"), Some(DatabaseKind::Cluster))
+            .unwrap()
+            .unwrap();
+        assert_eq!(chosen.kind, DatabaseKind::Cluster);
+        assert_eq!(only_series(&two, Some("eu-west-1"), None), Ok(None));
+        assert_eq!(chosen.describe(), "orders (a DB cluster of us-east-1)");
     }
 }

@@ -36,6 +36,24 @@ pub fn snapshot_identifier(database: &str, recovery_point: DateTime<Utc>) -> Str
     format!("{PREFIX}{db_part}-{}", recovery_point.format("%Y%m%d-%H%M"))
 }
 
+/// The identifier of a copy of snapshot `source_id` (taken in
+/// `source_region`) when a DR region already has another snapshot of that
+/// name: `<source_id>-<source_region>`, shortened with a hash like a long
+/// DB name to stay within 63 characters.
+pub fn copy_identifier(source_id: &str, source_region: &str) -> String {
+    let suffix = format!("-{}", source_region.to_ascii_lowercase());
+    if source_id.len() + suffix.len() <= MAX_LEN {
+        return format!("{source_id}{suffix}");
+    }
+    let keep = MAX_LEN - suffix.len() - HASH_LEN - 1;
+    let head = source_id[..keep].trim_end_matches('-');
+    format!(
+        "{head}-{:0width$x}{suffix}",
+        fnv1a(source_id) & 0xff_ffff,
+        width = HASH_LEN
+    )
+}
+
 /// 32-bit FNV-1a: stable across releases and platforms, which a std hasher is
 /// not, and identifiers must never change meaning between versions.
 fn fnv1a(text: &str) -> u32 {
@@ -52,6 +70,24 @@ mod tests {
 
     fn at(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(y, mo, d, h, mi, s).unwrap()
+    }
+
+    #[test]
+    fn a_copy_named_apart_carries_its_source_region_and_stays_valid() {
+        let id = snapshot_identifier("orders", at(2026, 11, 24, 4, 0, 0));
+        assert_eq!(
+            copy_identifier(&id, "us-east-1"),
+            "lifeboat-orders-20261124-0400-us-east-1"
+        );
+        let long = snapshot_identifier(&"a".repeat(63), at(2026, 11, 24, 4, 0, 0));
+        let copy = copy_identifier(&long, "ap-southeast-3");
+        assert!(copy.len() <= MAX_LEN, "{copy}");
+        assert!(copy.starts_with(PREFIX) && copy.ends_with("-ap-southeast-3"));
+        validate("a copy", &copy).unwrap();
+        assert_ne!(
+            copy,
+            copy_identifier(&long.replace('a', "b"), "ap-southeast-3")
+        );
     }
 
     #[test]

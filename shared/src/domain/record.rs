@@ -4,13 +4,16 @@
 //! Key layout (under `LIFEBOAT_CATALOG_PREFIX`):
 //!
 //! ```text
-//! snapshots/<source-region>/<database>/<inverted-time>-<snapshot-id>.json
-//! copies/<region>/<database>/<inverted-time>-<snapshot-id>.json
-//! deletions/<region>/<database>/<inverted-time>-<snapshot-id>.json
+//! snapshots/<source-region>/<kind>/<database>/<inverted-time>-<snapshot-id>.json
+//! copies/<region>/<kind>/<database>/<inverted-time>-<snapshot-id>.json
+//! deletions/<region>/<kind>/<database>/<inverted-time>-<snapshot-id>.json
 //! restores/<region>/<target>/<inverted-time>-started.json
 //! restores/<region>/<target>/<inverted-time>-available.json
 //! restores/<region>/<target>/<inverted-time>-failed.json
 //! ```
+//!
+//! `<kind>` is `instance` or `cluster`: an instance and a cluster may share
+//! an identifier.
 //!
 //! A restore's records share its `<inverted-time>` (of its request): its
 //! `started` record is written before it creates anything, and
@@ -125,14 +128,21 @@ pub struct DeletionRecord {
 pub fn deletion_key(
     prefix: &str,
     region: &str,
-    database: &str,
+    db: (DatabaseKind, &str),
     recovery_point: Option<DateTime<Utc>>,
     snapshot_id: &str,
 ) -> String {
     format!(
-        "{prefix}deletions/{region}/{database}/{}-{snapshot_id}.json",
+        "{prefix}deletions/{region}/{}/{}-{snapshot_id}.json",
+        db_path(db),
         newest_first(recovery_point)
     )
+}
+
+/// `<kind>/<database>`: an instance and a cluster may share an identifier,
+/// and their records never mix.
+fn db_path((kind, database): (DatabaseKind, &str)) -> String {
+    format!("{}/{database}", kind.as_str())
 }
 
 /// `kind: "restore"`: a restore was started. Written before its first
@@ -262,13 +272,14 @@ fn newest_first(time: Option<DateTime<Utc>>) -> String {
 pub fn copy_key(
     prefix: &str,
     region: &str,
-    database: &str,
+    db: (DatabaseKind, &str),
     recovery_point: Option<DateTime<Utc>>,
     snapshot_id: &str,
 ) -> String {
     format!(
-        "{}{database}/{}-{snapshot_id}.json",
+        "{}{}/{}-{snapshot_id}.json",
         copies_prefix(prefix, region),
+        db_path(db),
         newest_first(recovery_point)
     )
 }
@@ -298,21 +309,39 @@ pub fn snapshot_id_of_key<'a>(prefix: &str, key: &'a str) -> Option<&'a str> {
 pub fn snapshot_key(
     prefix: &str,
     source_region: &str,
-    database: &str,
+    db: (DatabaseKind, &str),
     recovery_point: DateTime<Utc>,
     snapshot_id: &str,
 ) -> String {
-    let inverted = (NEWEST_FIRST_BASE - recovery_point.timestamp()).clamp(0, NEWEST_FIRST_BASE);
     format!(
-        "{}{inverted:010}-{snapshot_id}.json",
-        snapshot_prefix(prefix, source_region, database)
+        "{}{snapshot_id}.json",
+        snapshot_key_prefix_at(prefix, source_region, db, recovery_point)
+    )
+}
+
+/// The beginning of the key of every snapshot record of `database` at
+/// `recovery_point`, whatever its snapshot's identifier.
+pub fn snapshot_key_prefix_at(
+    prefix: &str,
+    source_region: &str,
+    db: (DatabaseKind, &str),
+    recovery_point: DateTime<Utc>,
+) -> String {
+    format!(
+        "{}{}-",
+        snapshot_prefix(prefix, source_region, db),
+        newest_first(Some(recovery_point))
     )
 }
 
 /// The key prefix under which all snapshot records of one DB sort newest
 /// first.
-pub fn snapshot_prefix(prefix: &str, source_region: &str, database: &str) -> String {
-    format!("{}{database}/", snapshots_prefix(prefix, source_region))
+pub fn snapshot_prefix(prefix: &str, source_region: &str, db: (DatabaseKind, &str)) -> String {
+    format!(
+        "{}{}/",
+        snapshots_prefix(prefix, source_region),
+        db_path(db)
+    )
 }
 
 #[cfg(test)]
@@ -320,20 +349,22 @@ mod tests {
     use super::*;
     use chrono::TimeZone;
 
+    const ORDERS: (DatabaseKind, &str) = (DatabaseKind::Instance, "orders");
+
     #[test]
     fn newer_snapshots_sort_first() {
         let key = |h| {
             snapshot_key(
                 "prod/",
                 "us-east-1",
-                "orders",
+                ORDERS,
                 Utc.with_ymd_and_hms(2026, 11, 24, h, 0, 0).unwrap(),
                 "lifeboat-orders-x",
             )
         };
         let (early, late) = (key(3), key(4));
         assert!(late < early, "{late} should sort before {early}");
-        assert!(early.starts_with("prod/snapshots/us-east-1/orders/"));
+        assert!(early.starts_with("prod/snapshots/us-east-1/instance/orders/"));
         assert!(early.ends_with("-lifeboat-orders-x.json"));
     }
 
@@ -343,17 +374,17 @@ mod tests {
         let key = snapshot_key(
             "p/",
             "us-east-1",
-            "orders",
+            ORDERS,
             when,
             "lifeboat-orders-20261124-0400",
         );
-        let prefix = snapshot_prefix("p/", "us-east-1", "orders");
+        let prefix = snapshot_prefix("p/", "us-east-1", ORDERS);
         assert_eq!(
             snapshot_id_of_key(&prefix, &key),
             Some("lifeboat-orders-20261124-0400")
         );
         assert_eq!(
-            snapshot_id_of_key(&prefix, "p/snapshots/us-east-1/orders/x.json"),
+            snapshot_id_of_key(&prefix, "p/snapshots/us-east-1/instance/orders/x.json"),
             None
         );
         assert_eq!(
@@ -362,8 +393,31 @@ mod tests {
             "a DB's folder is not a snapshot"
         );
         assert!(key.starts_with(&snapshots_prefix("p/", "us-east-1")));
-        assert!(copy_key("p/", "us-west-2", "orders", Some(when), "s")
+        assert!(copy_key("p/", "us-west-2", ORDERS, Some(when), "s")
             .starts_with(&copies_prefix("p/", "us-west-2")));
+    }
+
+    #[test]
+    fn an_instance_and_a_cluster_of_one_name_keep_their_records_apart() {
+        let when = Utc.with_ymd_and_hms(2026, 11, 24, 4, 0, 0).unwrap();
+        let cluster = (DatabaseKind::Cluster, "orders");
+        let id = "lifeboat-orders-20261124-0400";
+        assert_ne!(
+            snapshot_key("", "us-east-1", ORDERS, when, id),
+            snapshot_key("", "us-east-1", cluster, when, id)
+        );
+        let instances = snapshot_prefix("", "us-east-1", ORDERS);
+        assert!(!snapshot_key("", "us-east-1", cluster, when, id).starts_with(&instances));
+        assert_ne!(
+            copy_key("", "us-west-2", ORDERS, Some(when), id),
+            copy_key("", "us-west-2", cluster, Some(when), id)
+        );
+        assert_ne!(
+            deletion_key("", "us-west-2", ORDERS, Some(when), id),
+            deletion_key("", "us-west-2", cluster, Some(when), id)
+        );
+        assert!(snapshot_key("", "us-east-1", ORDERS, when, id)
+            .starts_with(&snapshot_key_prefix_at("", "us-east-1", ORDERS, when)));
     }
 
     #[test]

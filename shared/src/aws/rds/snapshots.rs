@@ -263,7 +263,7 @@ pub enum CopyResult {
     SnapshotQuota(String),
 }
 
-/// Copies `source` into the region of `rds` under the same identifier, with
+/// Copies `source` into the region of `rds` as `target_id`, with
 /// `tags`, re-encrypted with `kms_key_id` when given, and with
 /// `option_group` for DB snapshots that need one.
 ///
@@ -271,6 +271,7 @@ pub enum CopyResult {
 pub async fn copy_snapshot(
     rds: &Client,
     source: &Snapshot,
+    target_id: &str,
     kms_key_id: Option<&str>,
     option_group: Option<&str>,
     tags: &[(String, String)],
@@ -280,7 +281,7 @@ pub async fn copy_snapshot(
         DatabaseKind::Instance => rds
             .copy_db_snapshot()
             .source_db_snapshot_identifier(&source.arn)
-            .target_db_snapshot_identifier(&source.id)
+            .target_db_snapshot_identifier(target_id)
             .set_kms_key_id(kms_key_id.map(str::to_string))
             .set_option_group_name(option_group.map(str::to_string))
             .copy_tags(false)
@@ -297,7 +298,7 @@ pub async fn copy_snapshot(
         DatabaseKind::Cluster => rds
             .copy_db_cluster_snapshot()
             .source_db_cluster_snapshot_identifier(&source.arn)
-            .target_db_cluster_snapshot_identifier(&source.id)
+            .target_db_cluster_snapshot_identifier(target_id)
             .set_kms_key_id(kms_key_id.map(str::to_string))
             .copy_tags(false)
             .set_tags(Some(tags))
