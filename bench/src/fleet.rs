@@ -29,7 +29,7 @@ pub fn cluster_id(c: u64) -> String {
 /// and `dr_region`.
 pub async fn seed(fleet: &Fleet, region: &str, dr_region: &str) -> Seeded {
     let account = Account::new();
-    let clients = Clients::from_sdk_config(account.sdk_config(region));
+    let clients = Clients::with_policy(account.sdk_config(region), lifeboat_tests::UNPACED);
     let bucket = format!("lifeboat-catalog-{}", account.id);
     seed::bucket_in(&clients.s3, &bucket, region).await;
     let dr_bucket = format!("{bucket}-{dr_region}");

@@ -7,6 +7,7 @@
 mod copy;
 mod faults;
 mod overlap;
+mod pacing;
 mod parsers;
 mod permissions;
 mod prune;

@@ -24,6 +24,16 @@ use serde_json::Value;
 
 pub use account::Account;
 
+/// The production call policy without the RDS pace: moto has no API
+/// throttle, so seeding and the tests that are not about pacing go at
+/// moto's speed. `tests/integration/pacing.rs` and `faults.rs` run with the
+/// production pace.
+pub const UNPACED: CallPolicy = CallPolicy {
+    rds_calls_per_second: 1000.0,
+    rds_burst: 300,
+    ..CallPolicy::PRODUCTION
+};
+
 /// The regions tests use as source and DR regions: each world has a
 /// catalog bucket in each (its own region's is `bucket`).
 pub const REGIONS: [&str; 3] = ["us-east-1", "us-west-2", "eu-west-1"];
@@ -44,7 +54,7 @@ pub struct World {
 impl World {
     pub async fn new(region: &str) -> Self {
         let account = Account::new();
-        let clients = Clients::from_sdk_config(account.sdk_config(region));
+        let clients = Clients::with_policy(account.sdk_config(region), UNPACED);
         let bucket = format!("lifeboat-catalog-{}", account.id);
         seed::bucket_in(&clients.s3, &bucket, region).await;
         let mut buckets = BTreeMap::from([(region.to_string(), bucket.clone())]);

@@ -48,6 +48,8 @@ pub const SETTINGS: &[&str] = &[
     lifeboat::lambda::config::CATALOG_BUCKET,
     lifeboat::lambda::config::CATALOG_PREFIX,
     lifeboat::lambda::config::EVENT_BUS,
+    lifeboat::lambda::config::RDS_CALLS_PER_SECOND,
+    lifeboat::lambda::config::RDS_BURST,
     lifeboat::lambda::config::DR_REGIONS,
     lifeboat::lambda::config::DRY_RUN,
     lifeboat::lambda::config::DR_CATALOG_BUCKETS,

@@ -12,6 +12,9 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_rds::config::retry::{RetryPartition, TokenBucket};
+use aws_sdk_rds::config::SharedHttpClient;
+
+use crate::aws::pacing::{paced_http_client, Pacer};
 
 /// How every AWS call is timed and retried. The SDK's defaults (3
 /// attempts, no attempt timeout) turn a throttling storm into failed DBs
@@ -48,6 +51,10 @@ pub struct CallPolicy {
     /// back when the call succeeds). The SDK's 500 would let only ~35
     /// calls retry at once; Lifeboat runs up to 64 DBs at once.
     pub rds_retry_tokens: usize,
+    /// The pace of RDS calls per region (`aws::pacing`):
+    /// `LIFEBOAT_RDS_CALLS_PER_SECOND` and `LIFEBOAT_RDS_BURST`.
+    pub rds_calls_per_second: f64,
+    pub rds_burst: u32,
 }
 
 impl CallPolicy {
@@ -58,7 +65,18 @@ impl CallPolicy {
         connect_timeout: Duration::from_secs(5),
         operation_timeout: Duration::from_secs(240),
         rds_retry_tokens: 64 * 3 * 14,
+        rds_calls_per_second: crate::lambda::config::DEFAULT_RDS_CALLS_PER_SECOND,
+        rds_burst: crate::lambda::config::DEFAULT_RDS_BURST,
     };
+
+    /// The production policy, paced as `config` says.
+    pub fn for_config(config: &crate::lambda::config::Config) -> Self {
+        CallPolicy {
+            rds_calls_per_second: config.rds_calls_per_second,
+            rds_burst: config.rds_burst,
+            ..Self::PRODUCTION
+        }
+    }
 
     fn retry(&self) -> RetryConfig {
         RetryConfig::standard()
@@ -98,12 +116,12 @@ struct Regional {
 impl Clients {
     /// Loads the standard SDK configuration (environment, profile, container
     /// or instance credentials) with `region` as the source region.
-    pub async fn load(region: &str) -> Self {
+    pub async fn load(region: &str, policy: CallPolicy) -> Self {
         let sdk = aws_config::defaults(BehaviorVersion::latest())
             .region(Region::new(region.to_string()))
             .load()
             .await;
-        Self::from_sdk_config(sdk)
+        Self::with_policy(sdk, policy)
     }
 
     /// Builds the clients from a given SDK config, with the production
@@ -137,6 +155,12 @@ impl Clients {
 
     pub fn policy(&self) -> CallPolicy {
         self.policy
+    }
+
+    /// The SDK config every client here is built from (the call policy
+    /// applied), for a client of a service only one function needs.
+    pub fn sdk_config(&self) -> &SdkConfig {
+        &self.sdk
     }
 
     /// Builds the RDS and S3 clients for `regions` now, once per cold
@@ -177,14 +201,18 @@ impl Clients {
         }
     }
 
-    /// An RDS client for `region` with its own retry quota: RDS throttles
-    /// each region separately.
+    /// An RDS client for `region` with its own retry quota and its own
+    /// pace: RDS throttles each region separately. Build it once per
+    /// region, so that every call there shares the pace.
     fn build_rds(&self, region: &str) -> aws_sdk_rds::Client {
         let quota = TokenBucket::builder()
             .capacity(self.policy.rds_retry_tokens)
             .build();
+        let http = self.sdk.http_client().unwrap_or_else(default_https_client);
+        let pacer = Pacer::new(self.policy.rds_calls_per_second, self.policy.rds_burst);
         let config = aws_sdk_rds::config::Builder::from(&self.sdk)
             .region(Region::new(region.to_string()))
+            .http_client(paced_http_client(http, pacer))
             .retry_partition(
                 RetryPartition::custom(format!("lifeboat-rds-{region}"))
                     .token_bucket(quota)
@@ -193,6 +221,15 @@ impl Clients {
             .build();
         aws_sdk_rds::Client::from_conf(config)
     }
+}
+
+/// The HTTPS client the SDK builds when none is given: hyper with rustls
+/// on aws-lc.
+fn default_https_client() -> SharedHttpClient {
+    use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::AwsLc))
+        .build_https()
 }
 
 /// An S3 client in `region` (else the config's own region), path-style

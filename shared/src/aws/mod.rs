@@ -6,6 +6,8 @@
 pub mod catalog;
 /// The SDK clients, built once per cold start.
 pub mod clients;
+/// RDS's API throttle, respected: one adaptive token bucket per region.
+pub mod pacing;
 /// Lifeboat's own events on EventBridge, sent in batches.
 pub mod publisher;
 /// RDS: the fleet, snapshots and their copies, and restores.

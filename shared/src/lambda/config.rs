@@ -24,6 +24,8 @@ pub const RETENTION: &str = "LIFEBOAT_RETENTION";
 pub const DR_RETENTION: &str = "LIFEBOAT_DR_RETENTION";
 pub const DRY_RUN: &str = "LIFEBOAT_DRY_RUN";
 pub const DR_CATALOG_BUCKETS: &str = "LIFEBOAT_DR_CATALOG_BUCKETS";
+pub const RDS_CALLS_PER_SECOND: &str = "LIFEBOAT_RDS_CALLS_PER_SECOND";
+pub const RDS_BURST: &str = "LIFEBOAT_RDS_BURST";
 pub const REGION: &str = "AWS_REGION";
 
 /// Every Lifeboat setting, for checks that a deployment sets only real ones.
@@ -41,6 +43,8 @@ pub const ALL: &[&str] = &[
     DR_RETENTION,
     DRY_RUN,
     DR_CATALOG_BUCKETS,
+    RDS_CALLS_PER_SECOND,
+    RDS_BURST,
 ];
 
 pub const DEFAULT_SELECT_TAG: &str = "lifeboat:backup=true";
@@ -49,6 +53,18 @@ pub const DEFAULT_EVENT_BUS: &str = "default";
 /// bound; the SDK's retry absorbs the throttling that remains.
 pub const DEFAULT_CONCURRENCY: usize = 16;
 const MAX_CONCURRENCY: usize = 64;
+/// RDS refills each account's bucket at 12 calls a second in each region,
+/// for every tool in the account; Lifeboat takes 8 of them, leaving a third
+/// for the rest.
+pub const DEFAULT_RDS_CALLS_PER_SECOND: f64 = 8.0;
+/// RDS's bucket holds 300 calls; Lifeboat spends at most half of them at
+/// once.
+pub const DEFAULT_RDS_BURST: u32 = 150;
+const RDS_ACCOUNT_RATE: f64 = 12.0;
+/// More than RDS grants only makes sense against an emulator (which has no
+/// throttle) or an endpoint with its own.
+const MAX_RDS_CALLS_PER_SECOND: f64 = 1000.0;
+const RDS_ACCOUNT_BURST: u32 = 300;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -76,6 +92,10 @@ pub struct Config {
     pub dry_run: bool,
     /// DR region -> the catalog bucket there (its recovery stack's).
     pub dr_catalog_buckets: BTreeMap<String, String>,
+    /// The pace of RDS calls per region: calls a second, and how many may
+    /// go at once after a quiet spell.
+    pub rds_calls_per_second: f64,
+    pub rds_burst: u32,
 }
 
 impl Config {
@@ -184,6 +204,33 @@ impl Config {
             other => return Err(malformed(DRY_RUN, other, "expected true or false")),
         };
 
+        let rds_calls_per_second = match get(RDS_CALLS_PER_SECOND).filter(|v| !v.is_empty()) {
+            Some(text) => match text.parse::<f64>() {
+                Ok(r) if (0.5..=MAX_RDS_CALLS_PER_SECOND).contains(&r) => r,
+                _ => {
+                    return Err(malformed(
+                        RDS_CALLS_PER_SECOND,
+                        &text,
+                        &format!("expected calls a second from 0.5 to {MAX_RDS_CALLS_PER_SECOND} (RDS grants an account {RDS_ACCOUNT_RATE} a second per region, for every tool in it)"),
+                    ))
+                }
+            },
+            None => DEFAULT_RDS_CALLS_PER_SECOND,
+        };
+        let rds_burst = match get(RDS_BURST).filter(|v| !v.is_empty()) {
+            Some(text) => match text.parse::<u32>() {
+                Ok(n) if (1..=RDS_ACCOUNT_BURST).contains(&n) => n,
+                _ => {
+                    return Err(malformed(
+                        RDS_BURST,
+                        &text,
+                        &format!("expected a whole number of calls from 1 to {RDS_ACCOUNT_BURST} (RDS's own burst)"),
+                    ))
+                }
+            },
+            None => DEFAULT_RDS_BURST,
+        };
+
         Ok(Config {
             region,
             catalog_bucket,
@@ -199,6 +246,8 @@ impl Config {
             dr_retention,
             dry_run,
             dr_catalog_buckets,
+            rds_calls_per_second,
+            rds_burst,
         })
     }
 

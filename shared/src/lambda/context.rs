@@ -1,7 +1,7 @@
 //! Everything a handler needs, validated and built once per cold start.
 
 use crate::aws::catalog::Catalog;
-use crate::aws::clients::Clients;
+use crate::aws::clients::{CallPolicy, Clients};
 use crate::aws::publisher::Publisher;
 use crate::error::Error;
 use crate::lambda::config::Config;
@@ -17,7 +17,7 @@ impl Context {
     /// or malformed setting is an error here, before the first invocation.
     pub async fn from_env() -> Result<Self, Error> {
         let config = Config::from_env()?;
-        let clients = Clients::load(&config.region)
+        let clients = Clients::load(&config.region, CallPolicy::for_config(&config))
             .await
             .with_regions(&config.dr_regions);
         Ok(Context { config, clients })
