@@ -4,8 +4,10 @@
 // Test support: failing loudly with a message is the point here.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod cli;
 mod copy;
 mod faults;
+mod monitor;
 mod overlap;
 mod pacing;
 mod parsers;

@@ -9,7 +9,7 @@ use lifeboat_tests::sample_events_for;
 use proptest::prelude::*;
 use serde_json::{Map, Value};
 
-const FUNCTIONS: [&str; 4] = ["snapshot", "copy", "prune", "restore"];
+const FUNCTIONS: [&str; 5] = ["snapshot", "copy", "prune", "restore", "monitor"];
 
 fn now() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2026-11-26T12:00:00Z")
@@ -24,6 +24,7 @@ fn parse(function: &str, payload: &Value) -> Option<Error> {
         "copy" => lifeboat_copy::event::parse(payload, now()).err(),
         "prune" => lifeboat_prune::event::parse(payload, now()).err(),
         "restore" => lifeboat_restore::event::parse(payload).err(),
+        "monitor" => lifeboat_monitor::event::parse(payload, now()).err(),
         other => panic!("no parser for {other}"),
     }
 }

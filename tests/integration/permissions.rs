@@ -1793,6 +1793,59 @@ async fn run_every_function(world: &World) -> BTreeMap<&'static str, BTreeMap<Ca
         assert_eq!(status["available"], true, "{status:#}");
     }
     seen.insert("restore", proxy.take().calls);
+
+    // monitor: the primary's (the fleet, the snapshots here and in each DR
+    // region, the breaches announced), then a recovery stack's in the
+    // first DR region (its catalog listed level by level, a DB's newest
+    // drill record read).
+    let (proxy, ctx) = proxied(world, &[("LIFEBOAT_DR_REGIONS", DR_REGIONS)]);
+    let watched = lifeboat_monitor::handle(&ctx, lambda(json!({})))
+        .await
+        .unwrap();
+    assert!(watched.counts.contains_key("ok"), "{watched:?}");
+    let drill = json!({"schema": "lifeboat/v1", "kind": "drill", "recorded_at": "2026-12-01T03:30:00Z",
+                       "database": "ledger", "database_kind": "cluster", "source_region": SOURCE,
+                       "region": WEST, "target": "lifeboat-drill-ledger-20261201",
+                       "snapshot_id": "lifeboat-ledger-20261201-0200",
+                       "recovery_point_time": "2026-12-01T02:00:00Z",
+                       "started_at": "2026-12-01T03:00:00Z", "available_at": "2026-12-01T03:20:00Z",
+                       "recovery_time_seconds": 1200, "recovery_point_age_seconds": 3600,
+                       "checks": [], "verdict": "passed", "cleaned_up": true});
+    let key = lifeboat::domain::record::drill_key(
+        "",
+        WEST,
+        (lifeboat::domain::model::DatabaseKind::Cluster, "ledger"),
+        chrono::DateTime::parse_from_rfc3339("2026-12-01T03:00:00Z")
+            .unwrap()
+            .to_utc(),
+        "lifeboat-drill-ledger-20261201",
+    );
+    world
+        .clients
+        .s3_in(WEST)
+        .put_object()
+        .bucket(world.catalog_bucket(WEST))
+        .key(key)
+        .body(drill.to_string().into_bytes().into())
+        .send()
+        .await
+        .unwrap();
+    let mut account = world.account.clone();
+    account.endpoint = proxy.url();
+    let clients = Clients::from_sdk_config(account.sdk_config(WEST));
+    let ctx = world.context_in(
+        WEST,
+        clients,
+        &[
+            ("LIFEBOAT_STACK_ROLE", "recovery"),
+            ("LIFEBOAT_DRILL_MAX_AGE_SECONDS", "1209600"),
+        ],
+    );
+    let watched = lifeboat_monitor::handle(&ctx, lambda(json!({})))
+        .await
+        .unwrap();
+    assert!(!watched.outcomes.is_empty(), "{watched:?}");
+    seen.insert("monitor", proxy.take().calls);
     seen
 }
 

@@ -151,6 +151,26 @@ async fn every_prune_sample_event_runs_through_the_runtime_api() {
     assert_eq!(responses[1]["counts"]["kept"], 1);
 }
 
+#[tokio::test]
+async fn every_monitor_sample_event_runs_through_the_runtime_api() {
+    let world = World::new("us-east-1").await;
+    seed::instance(&world.clients.rds, "orders", "postgres", &[seed::SELECT]).await;
+    seed::instance(&world.clients.rds, "ledger", "postgres", &[seed::SELECT]).await;
+    let ctx = world.context(&[]);
+    lifeboat_snapshot::handle(&ctx, lambda(json!({"databases": ["orders"]})))
+        .await
+        .unwrap();
+    let (names, events) = samples_for("monitor");
+    assert!(!names.is_empty(), "expected the monitor samples in events/");
+    let run = run_debug("monitor", world.settings(&[]), events).await;
+    for response in run.responses(&names) {
+        // The sample's time is earlier than orders' snapshot: its age is
+        // measured as of the event, never below zero.
+        assert_eq!(response["counts"]["ok"], 1, "{response:#}");
+        assert_eq!(response["counts"]["breached"], 1, "{response:#}");
+    }
+}
+
 /// Start-up refuses a missing or malformed setting, naming it, before any
 /// event is taken.
 async fn refuses_to_start(function: &str, env: Vec<(String, String)>, setting: &str) {
@@ -219,6 +239,18 @@ async fn a_missing_or_malformed_setting_stops_start_up_naming_it() {
         "restore",
         world.settings(&[("LIFEBOAT_DRY_RUN", "maybe")]),
         "LIFEBOAT_DRY_RUN",
+    )
+    .await;
+    refuses_to_start(
+        "monitor",
+        world.settings(&[("LIFEBOAT_STACK_ROLE", "sideways")]),
+        "LIFEBOAT_STACK_ROLE",
+    )
+    .await;
+    refuses_to_start(
+        "monitor",
+        world.settings(&[("LIFEBOAT_RPO_SECONDS", "a day")]),
+        "LIFEBOAT_RPO_SECONDS",
     )
     .await;
 }

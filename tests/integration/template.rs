@@ -49,6 +49,7 @@ fn settings_of(name: &str) -> &'static [&'static str] {
         "copy" => lifeboat_copy::SETTINGS,
         "prune" => lifeboat_prune::SETTINGS,
         "restore" => lifeboat_restore::SETTINGS,
+        "monitor" => lifeboat_monitor::SETTINGS,
         other => panic!("functions/{other} is not known to this test: add its SETTINGS here"),
     }
 }
@@ -74,8 +75,8 @@ impl Role {
 /// The functions each role deploys, by name (`functions/<name>`).
 fn deployed_in(role: Role) -> &'static [&'static str] {
     match role {
-        Role::Primary => &["copy", "prune", "restore", "snapshot"],
-        Role::Recovery => &["restore"],
+        Role::Primary => &["copy", "monitor", "prune", "restore", "snapshot"],
+        Role::Recovery => &["monitor", "restore"],
     }
 }
 
@@ -266,14 +267,14 @@ fn mentions(value: &Value, name: &str) -> bool {
 }
 
 /// The template's parameters that only a primary stack uses: those about
-/// the DR regions (`Dr...`).
+/// the DR regions (`Dr...`; `Drill...` are a recovery stack's own).
 fn dr_parameters(template: &Value) -> Vec<String> {
     let names: Vec<String> = template["Parameters"]
         .as_mapping()
         .unwrap()
         .keys()
         .filter_map(Value::as_str)
-        .filter(|name| name.starts_with("Dr"))
+        .filter(|name| name.starts_with("Dr") && !name.starts_with("Drill"))
         .map(str::to_string)
         .collect();
     assert!(names.iter().any(|n| n == "DrRegions"), "{names:?}");
@@ -562,6 +563,7 @@ fn every_sample_event_parses_and_is_accepted() {
             "copy" => lifeboat_copy::event::parse(&event, now).map(|_| ()),
             "prune" => lifeboat_prune::event::parse(&event, now).map(|_| ()),
             "restore" => lifeboat_restore::event::parse(&event).map(|_| ()),
+            "monitor" => lifeboat_monitor::event::parse(&event, now).map(|_| ()),
             other => {
                 panic!("events/{file}: no function {other}; name samples <function>-<what>.json")
             }

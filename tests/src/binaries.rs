@@ -1,5 +1,5 @@
-//! The function binaries, built by cargo on demand, so a test never runs a
-//! stale one.
+//! The function binaries and the `lifeboat` command line, built by cargo
+//! on demand, so a test never runs a stale one.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -14,9 +14,19 @@ static BUILT: Mutex<Option<HashMap<(String, bool), PathBuf>>> = Mutex::new(None)
 /// returns the executable's path. Cheap when it is up to date.
 pub fn function(function: &str, release: bool) -> PathBuf {
     let bin = format!("lifeboat-{function}");
+    build(&bin, &bin, release)
+}
+
+/// Builds the operator's command line, `lifeboat` of package
+/// `lifeboat-cli`, and returns the executable's path.
+pub fn cli(release: bool) -> PathBuf {
+    build("lifeboat-cli", "lifeboat", release)
+}
+
+fn build(package: &str, bin: &str, release: bool) -> PathBuf {
     let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
     let cache = built.get_or_insert_with(HashMap::new);
-    if let Some(path) = cache.get(&(bin.clone(), release)) {
+    if let Some(path) = cache.get(&(bin.to_string(), release)) {
         return path.clone();
     }
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
@@ -26,9 +36,9 @@ pub fn function(function: &str, release: bool) -> PathBuf {
         "--quiet",
         "--message-format=json",
         "--package",
-        &bin,
+        package,
         "--bin",
-        &bin,
+        bin,
     ]);
     if release {
         command.arg("--release");
@@ -44,9 +54,9 @@ pub fn function(function: &str, release: bool) -> PathBuf {
     let path = String::from_utf8_lossy(&output.stdout)
         .lines()
         .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-        .filter(|msg| msg["target"]["name"] == bin.as_str())
+        .filter(|msg| msg["target"]["name"] == bin)
         .find_map(|msg| msg["executable"].as_str().map(PathBuf::from))
         .unwrap_or_else(|| panic!("cargo build did not report the {bin} executable"));
-    cache.insert((bin, release), path.clone());
+    cache.insert((bin.to_string(), release), path.clone());
     path
 }

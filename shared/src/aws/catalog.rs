@@ -68,6 +68,29 @@ impl Catalog {
         Ok(keys)
     }
 
+    /// The names one level below `prefix` (S3's common prefixes for the
+    /// delimiter `/`): the regions under `snapshots/`, the DBs under
+    /// `snapshots/<region>/<kind>/`, without listing every record.
+    pub async fn children(&self, prefix: &str) -> Result<Vec<String>, Error> {
+        let mut names = Vec::new();
+        let mut pages = self
+            .s3
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(prefix)
+            .delimiter("/")
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| Error::aws("ListObjectsV2", e))?;
+            names.extend(page.common_prefixes().iter().filter_map(|p| {
+                let name = p.prefix()?.strip_prefix(prefix)?.strip_suffix('/')?;
+                (!name.is_empty()).then(|| name.to_string())
+            }));
+        }
+        Ok(names)
+    }
+
     /// Reads the record at `key`, which must be there.
     pub async fn get<T: serde::de::DeserializeOwned>(&self, key: &str) -> Result<T, Error> {
         self.find(key)

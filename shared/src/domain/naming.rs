@@ -21,19 +21,45 @@ const HASH_LEN: usize = 6;
 /// The snapshot identifier for `database` at `recovery_point` (UTC, to the
 /// minute). `database` must already be a valid RDS identifier.
 pub fn snapshot_identifier(database: &str, recovery_point: DateTime<Utc>) -> String {
+    format!(
+        "{PREFIX}{}-{}",
+        db_part(database, MAX_DB_PART),
+        recovery_point.format("%Y%m%d-%H%M")
+    )
+}
+
+pub const DRILL_PREFIX: &str = "lifeboat-drill-";
+/// `-YYYYMMDD`
+const DATE_SUFFIX_LEN: usize = 9;
+/// Room for the DB identifier in a drill target, leaving room for the
+/// `-<n>` of a cluster member (`restore_plan::member_identifier`).
+const MAX_DRILL_DB_PART: usize = MAX_LEN - DRILL_PREFIX.len() - DATE_SUFFIX_LEN - 3;
+
+/// The DB a drill of `database` on `day` restores into:
+/// `lifeboat-drill-<db>-<YYYYMMDD>`, shortened like a snapshot identifier
+/// for a long name. `database` must already be a valid RDS identifier.
+pub fn drill_identifier(database: &str, day: DateTime<Utc>) -> String {
+    format!(
+        "{DRILL_PREFIX}{}-{}",
+        db_part(database, MAX_DRILL_DB_PART),
+        day.format("%Y%m%d")
+    )
+}
+
+/// `database`, lower case, cut to `max` characters with a hash of the
+/// whole name when it is longer.
+fn db_part(database: &str, max: usize) -> String {
     let database = database.to_ascii_lowercase();
-    let db_part = if database.len() <= MAX_DB_PART {
-        database
-    } else {
-        let keep = MAX_DB_PART - HASH_LEN - 1;
-        let head = database[..keep].trim_end_matches('-');
-        format!(
-            "{head}-{:0width$x}",
-            fnv1a(&database) & 0xff_ffff,
-            width = HASH_LEN
-        )
-    };
-    format!("{PREFIX}{db_part}-{}", recovery_point.format("%Y%m%d-%H%M"))
+    if database.len() <= max {
+        return database;
+    }
+    let keep = max - HASH_LEN - 1;
+    let head = database[..keep].trim_end_matches('-');
+    format!(
+        "{head}-{:0width$x}",
+        fnv1a(&database) & 0xff_ffff,
+        width = HASH_LEN
+    )
 }
 
 /// The identifier of a copy of snapshot `source_id` (taken in
@@ -70,6 +96,22 @@ mod tests {
 
     fn at(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(y, mo, d, h, mi, s).unwrap()
+    }
+
+    #[test]
+    fn a_drill_target_is_valid_for_any_db_name_and_leaves_room_for_members() {
+        let day = at(2026, 12, 3, 2, 0, 0);
+        assert_eq!(
+            drill_identifier("Orders", day),
+            "lifeboat-drill-orders-20261203"
+        );
+        let long = "a".repeat(63);
+        let target = drill_identifier(&long, day);
+        assert!(target.len() <= MAX_LEN - 3, "{target}");
+        validate("drill target", &target).unwrap();
+        let member = crate::domain::restore_plan::member_identifier(&target, 2);
+        assert_eq!(member, format!("{target}-2"));
+        assert_ne!(target, drill_identifier(&format!("{long}b"), day));
     }
 
     #[test]

@@ -3,9 +3,11 @@
 
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::domain::model::DatabaseKind;
+use crate::domain::record::Verdict;
 use crate::domain::trigger::Trigger;
 use crate::error::Error;
 
@@ -36,6 +38,44 @@ pub enum Outcome {
     Failed {
         error: String,
     },
+    /// The monitor: the DB's newest recovery point in the region meets the
+    /// objective.
+    #[serde(rename = "ok")]
+    ObjectiveMet {
+        #[serde(flatten)]
+        point: Box<RecoveryPointStatus>,
+    },
+    /// The monitor: it does not, or there is none, or drills say recovery
+    /// is unproven.
+    Breached {
+        reason: String,
+        #[serde(flatten)]
+        point: Box<RecoveryPointStatus>,
+    },
+}
+
+/// A DB's recovery point in one region, as the monitor found it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RecoveryPointStatus {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recovery_point_time: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub age_seconds: Option<i64>,
+    pub objective_seconds: i64,
+    /// The newest drill of the DB in the region, where drills run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_drill: Option<LastDrill>,
+}
+
+/// What the newest drill record says.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LastDrill {
+    pub verdict: Verdict,
+    pub started_at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recovery_time_seconds: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recovery_point_age_seconds: Option<i64>,
 }
 
 impl Outcome {
@@ -51,6 +91,8 @@ impl Outcome {
             Outcome::Kept { .. } => "kept",
             Outcome::Skipped { .. } => "skipped",
             Outcome::Failed { .. } => "failed",
+            Outcome::ObjectiveMet { .. } => "ok",
+            Outcome::Breached { .. } => "breached",
         }
     }
 
@@ -149,7 +191,8 @@ impl Summary {
                 Outcome::Deferred { reason }
                 | Outcome::Recorded { reason }
                 | Outcome::Kept { reason }
-                | Outcome::Skipped { reason } => reason.as_str(),
+                | Outcome::Skipped { reason }
+                | Outcome::Breached { reason, .. } => reason.as_str(),
                 Outcome::Failed { error } => error.as_str(),
                 _ => "",
             };
@@ -234,6 +277,33 @@ mod tests {
         assert_eq!(json["outcomes"][0]["database"], "analytics");
         assert_eq!(json["outcomes"][1]["outcome"], "created");
         assert_eq!(json["outcomes"][1]["database_kind"], "instance");
+        assert!(summary.into_result().is_ok());
+    }
+
+    #[test]
+    fn the_monitors_outcomes_serialise_flat_and_never_fail_the_invocation() {
+        let point = RecoveryPointStatus {
+            recovery_point_time: None,
+            age_seconds: None,
+            objective_seconds: 93_600,
+            last_drill: None,
+        };
+        let summary = Summary::new(
+            "monitor",
+            None,
+            vec![Entry::new(
+                "orders",
+                Outcome::Breached {
+                    reason: "no recovery point".into(),
+                    point: Box::new(point),
+                },
+            )
+            .region("us-west-2")],
+        );
+        let json = serde_json::to_value(&summary).unwrap();
+        assert_eq!(json["outcomes"][0]["outcome"], "breached");
+        assert_eq!(json["outcomes"][0]["objective_seconds"], 93_600);
+        assert_eq!(json["counts"]["breached"], 1);
         assert!(summary.into_result().is_ok());
     }
 

@@ -10,6 +10,7 @@
 //! restores/<region>/<target>/<inverted-time>-started.json
 //! restores/<region>/<target>/<inverted-time>-available.json
 //! restores/<region>/<target>/<inverted-time>-failed.json
+//! drills/<region>/<kind>/<database>/<inverted-time>-<target>.json
 //! ```
 //!
 //! `<kind>` is `instance` or `cluster`: an instance and a cluster may share
@@ -45,6 +46,9 @@ pub enum RecordKind {
     /// A restore failed, and what its rollback deleted.
     #[serde(rename = "restore_failed")]
     RestoreFailed,
+    /// A drill: a copy restored, verified and deleted; the RTO and RPO
+    /// it proved.
+    Drill,
 }
 
 /// The envelope every record shares.
@@ -197,6 +201,76 @@ pub struct RestoreAvailableRecord {
     /// From the request to the DB being available: the recovery time
     /// actually achieved.
     pub recovery_time_seconds: i64,
+}
+
+/// One verification of a drill.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Check {
+    pub name: String,
+    pub passed: bool,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Passed,
+    Failed,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Passed => "passed",
+            Verdict::Failed => "failed",
+        }
+    }
+}
+
+/// `kind: "drill"`: a snapshot restored for a drill, verified and deleted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DrillRecord {
+    pub database: String,
+    pub database_kind: DatabaseKind,
+    pub source_region: String,
+    pub region: String,
+    pub target: String,
+    pub snapshot_id: String,
+    pub recovery_point_time: Option<DateTime<Utc>>,
+    pub started_at: DateTime<Utc>,
+    /// None when the drill DB never became available.
+    pub available_at: Option<DateTime<Utc>>,
+    /// From the start of the restore to the DB (and every cluster member)
+    /// being available: the recovery time a real restore would achieve.
+    pub recovery_time_seconds: Option<i64>,
+    /// The data's age when the drill started: the recovery point a real
+    /// restore at that moment would have had.
+    pub recovery_point_age_seconds: Option<i64>,
+    pub checks: Vec<Check>,
+    pub verdict: Verdict,
+    /// Every DB the drill made is deleted (or being deleted).
+    pub cleaned_up: bool,
+}
+
+/// Where a drill's record lives: newest first per DB.
+pub fn drill_key(
+    prefix: &str,
+    region: &str,
+    db: (DatabaseKind, &str),
+    started_at: DateTime<Utc>,
+    target: &str,
+) -> String {
+    format!(
+        "{}{}-{target}.json",
+        drills_prefix(prefix, region, db),
+        newest_first(Some(started_at))
+    )
+}
+
+/// The prefix under which one DB's drill records in `region` sort newest
+/// first.
+pub fn drills_prefix(prefix: &str, region: &str, db: (DatabaseKind, &str)) -> String {
+    format!("{prefix}drills/{region}/{}/", db_path(db))
 }
 
 /// The prefix under which one target's restore records sort newest first.

@@ -319,8 +319,13 @@ impl Plan {
     /// each member) with the identity of the restore creating it, replacing
     /// one the source DB's own tags may carry from a restore of its own.
     pub fn tag_with_restore_id(&mut self, restore_id: &str) {
+        self.tag(tags::RESTORE_ID, restore_id);
+    }
+
+    /// Tags every DB the plan creates with `key=value`.
+    pub fn tag(&mut self, key: &str, value: &str) {
         let tag = |tags: &mut BTreeMap<String, String>| {
-            tags.insert(tags::RESTORE_ID.to_string(), restore_id.to_string());
+            tags.insert(key.to_string(), value.to_string());
         };
         match &mut self.calls {
             Calls::Instance(i) => tag(&mut i.tags),
@@ -340,7 +345,17 @@ impl Plan {
 /// takes it from that `restore` record instead of minting its own, so every
 /// attempt of one restore tags its DBs alike. Valid as an RDS tag value.
 pub fn restore_id(target: &str, requested_at: DateTime<Utc>) -> String {
-    format!("{target}@{}", requested_at.format("%Y%m%dT%H%M%SZ"))
+    format!("{target}@{}", requested_at.format(RESTORE_ID_TIME))
+}
+
+const RESTORE_ID_TIME: &str = "%Y%m%dT%H%M%SZ";
+
+/// When the restore `restore_id` names was requested.
+pub fn requested_at_of(restore_id: &str) -> Option<DateTime<Utc>> {
+    let (_, time) = restore_id.rsplit_once('@')?;
+    chrono::NaiveDateTime::parse_from_str(time, RESTORE_ID_TIME)
+        .ok()
+        .map(|t| t.and_utc())
 }
 
 /// What has an identifier a restore would create.

@@ -25,6 +25,10 @@ pub const RESTORED_FROM: &str = "lifeboat:restored-from";
 /// snapshot by another restore (long ago, and production since a failover)
 /// carries the same `RESTORED_FROM` and is still not this restore's.
 pub const RESTORE_ID: &str = "lifeboat:restore-id";
+/// On a DB a drill restored: `true`. A drill deletes only DBs carrying it
+/// (its IAM policy says so too), and never a DB it did not create.
+pub const DRILL: &str = "lifeboat:drill";
+pub const DRILL_VALUE: &str = "true";
 
 /// `key=value`: the tag a DB must carry to be protected.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -26,6 +26,16 @@ pub const DRY_RUN: &str = "LIFEBOAT_DRY_RUN";
 pub const DR_CATALOG_BUCKETS: &str = "LIFEBOAT_DR_CATALOG_BUCKETS";
 pub const RDS_CALLS_PER_SECOND: &str = "LIFEBOAT_RDS_CALLS_PER_SECOND";
 pub const RDS_BURST: &str = "LIFEBOAT_RDS_BURST";
+pub const STACK_ROLE: &str = "LIFEBOAT_STACK_ROLE";
+pub const RPO_SECONDS: &str = "LIFEBOAT_RPO_SECONDS";
+pub const DR_RPO_SECONDS: &str = "LIFEBOAT_DR_RPO_SECONDS";
+pub const DRILL_MAX_AGE_SECONDS: &str = "LIFEBOAT_DRILL_MAX_AGE_SECONDS";
+pub const DRILL_DATABASES: &str = "LIFEBOAT_DRILL_DATABASES";
+pub const DRILL_SUBNET_GROUP: &str = "LIFEBOAT_DRILL_SUBNET_GROUP";
+pub const DRILL_SECURITY_GROUPS: &str = "LIFEBOAT_DRILL_SECURITY_GROUPS";
+pub const DRILL_INSTANCE_CLASS: &str = "LIFEBOAT_DRILL_INSTANCE_CLASS";
+pub const DRILL_VALIDATOR: &str = "LIFEBOAT_DRILL_VALIDATOR";
+pub const DRILL_TIMEOUT_MINUTES: &str = "LIFEBOAT_DRILL_TIMEOUT_MINUTES";
 pub const REGION: &str = "AWS_REGION";
 
 /// Every Lifeboat setting, for checks that a deployment sets only real ones.
@@ -45,6 +55,16 @@ pub const ALL: &[&str] = &[
     DR_CATALOG_BUCKETS,
     RDS_CALLS_PER_SECOND,
     RDS_BURST,
+    STACK_ROLE,
+    RPO_SECONDS,
+    DR_RPO_SECONDS,
+    DRILL_MAX_AGE_SECONDS,
+    DRILL_DATABASES,
+    DRILL_SUBNET_GROUP,
+    DRILL_SECURITY_GROUPS,
+    DRILL_INSTANCE_CLASS,
+    DRILL_VALIDATOR,
+    DRILL_TIMEOUT_MINUTES,
 ];
 
 pub const DEFAULT_SELECT_TAG: &str = "lifeboat:backup=true";
@@ -65,6 +85,37 @@ const RDS_ACCOUNT_RATE: f64 = 12.0;
 /// throttle) or an endpoint with its own.
 const MAX_RDS_CALLS_PER_SECOND: f64 = 1000.0;
 const RDS_ACCOUNT_BURST: u32 = 300;
+
+/// 26 hours: a daily schedule's recovery point, with two hours for a run
+/// and its copies to land.
+pub const DEFAULT_RPO_SECONDS: i64 = 26 * 3600;
+/// A drill DB not available after this long fails the drill and is deleted.
+pub const DEFAULT_DRILL_TIMEOUT_MINUTES: i64 = 120;
+
+/// Which stack a function runs in (`StackRole` in the template).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StackRole {
+    /// In the region of the DBs.
+    Primary,
+    /// In a DR region: its catalog, restores and drills of the copies there.
+    Recovery,
+}
+
+/// How drills are done (the drill function) and watched (the monitor).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DrillSettings {
+    /// Only these DBs; all with a copy in the region when empty.
+    pub databases: Vec<String>,
+    pub subnet_group: Option<String>,
+    pub security_group_ids: Vec<String>,
+    pub instance_class: Option<String>,
+    /// The name or ARN of the user's function that checks a drill DB's data.
+    pub validator: Option<String>,
+    pub timeout: chrono::TimeDelta,
+    /// The longest the monitor lets a DB go without a passing drill; none:
+    /// drills are not watched (a primary stack, or drills off).
+    pub max_age: Option<chrono::TimeDelta>,
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -96,6 +147,12 @@ pub struct Config {
     /// go at once after a quiet spell.
     pub rds_calls_per_second: f64,
     pub rds_burst: u32,
+    pub stack_role: StackRole,
+    /// The recovery point objective in the function's own region, and in
+    /// the DR regions.
+    pub rpo: chrono::TimeDelta,
+    pub dr_rpo: chrono::TimeDelta,
+    pub drill: DrillSettings,
 }
 
 impl Config {
@@ -231,6 +288,69 @@ impl Config {
             None => DEFAULT_RDS_BURST,
         };
 
+        let stack_role = match get(STACK_ROLE).unwrap_or_default().as_str() {
+            "" | "primary" => StackRole::Primary,
+            "recovery" => StackRole::Recovery,
+            other => return Err(malformed(STACK_ROLE, other, "expected primary or recovery")),
+        };
+        let seconds = |name: &'static str, min: i64, max: i64| -> Result<Option<i64>, Error> {
+            match get(name).filter(|v| !v.is_empty()) {
+                Some(text) => match text.parse::<i64>() {
+                    Ok(n) if (min..=max).contains(&n) => Ok(Some(n)),
+                    _ => Err(malformed(
+                        name,
+                        &text,
+                        &format!("expected a whole number from {min} to {max}"),
+                    )),
+                },
+                None => Ok(None),
+            }
+        };
+        const YEAR: i64 = 366 * 86_400;
+        let rpo = seconds(RPO_SECONDS, 60, YEAR)?.unwrap_or(DEFAULT_RPO_SECONDS);
+        let dr_rpo = seconds(DR_RPO_SECONDS, 60, YEAR)?.unwrap_or(rpo);
+        let list = |name: &'static str| -> Vec<String> {
+            get(name)
+                .unwrap_or_default()
+                .split(',')
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_string)
+                .collect()
+        };
+        let databases = list(DRILL_DATABASES);
+        if let Some(bad) = databases
+            .iter()
+            .find(|db| crate::domain::identifier::validate("DB identifier", db).is_err())
+        {
+            return Err(malformed(
+                DRILL_DATABASES,
+                &databases.join(","),
+                &format!("{bad:?} is not a DB identifier"),
+            ));
+        }
+        let security_group_ids = list(DRILL_SECURITY_GROUPS);
+        if let Some(bad) = security_group_ids.iter().find(|sg| !sg.starts_with("sg-")) {
+            return Err(malformed(
+                DRILL_SECURITY_GROUPS,
+                &security_group_ids.join(","),
+                &format!("{bad:?} is not a VPC security group id (sg-...)"),
+            ));
+        }
+        let optional = |name: &'static str| get(name).filter(|v| !v.is_empty());
+        let drill = DrillSettings {
+            databases,
+            subnet_group: optional(DRILL_SUBNET_GROUP),
+            security_group_ids,
+            instance_class: optional(DRILL_INSTANCE_CLASS),
+            validator: optional(DRILL_VALIDATOR),
+            timeout: chrono::TimeDelta::minutes(
+                seconds(DRILL_TIMEOUT_MINUTES, 10, 24 * 60)?
+                    .unwrap_or(DEFAULT_DRILL_TIMEOUT_MINUTES),
+            ),
+            max_age: seconds(DRILL_MAX_AGE_SECONDS, 3600, YEAR)?.map(chrono::TimeDelta::seconds),
+        };
+
         Ok(Config {
             region,
             catalog_bucket,
@@ -248,7 +368,20 @@ impl Config {
             dr_catalog_buckets,
             rds_calls_per_second,
             rds_burst,
+            stack_role,
+            rpo: chrono::TimeDelta::seconds(rpo),
+            dr_rpo: chrono::TimeDelta::seconds(dr_rpo),
+            drill,
         })
+    }
+
+    /// The recovery point objective for `region`.
+    pub fn rpo_for(&self, region: &str) -> chrono::TimeDelta {
+        if region == self.region && self.stack_role == StackRole::Primary {
+            self.rpo
+        } else {
+            self.dr_rpo
+        }
     }
 
     /// The retention policy, for the function that cannot work without one.

@@ -8,6 +8,8 @@ pub mod context;
 /// The shape every handler shares: a span with the request id, parse, act,
 /// one log line per outcome, an error if anything failed.
 pub mod invocation;
+/// CloudWatch metrics as embedded-metric-format log lines.
+pub mod metrics;
 /// The skeleton every event parser shares.
 pub mod payload;
 /// JSON logs for CloudWatch, each line carrying its invocation's request id.

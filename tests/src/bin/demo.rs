@@ -2,10 +2,11 @@
 //!
 //! Starts moto, seeds a small fleet, runs the release function binaries
 //! through a local Lambda Runtime API with the sample events (snapshot,
-//! copy, prune, restore), takes the source region down and restores from
-//! the DR region's recovery stack, and prints what it did: outcomes,
-//! snapshots, catalog records, events, and what the run cost (init, handler
-//! time, peak memory, binary size).
+//! copy, prune, restore), asks `lifeboat status`, takes the source region
+//! down and restores with `lifeboat restore --wait` from the DR region
+//! alone, and prints what it did: outcomes, snapshots, catalog records,
+//! events, and what the run cost (init, handler time, peak memory, binary
+//! size).
 
 use std::time::Duration;
 
@@ -132,37 +133,46 @@ async fn main() {
     let run = run_steps(&binaries[3], &env, &world, &restore_steps).await;
     costs.push(("lifeboat-restore", run));
 
+    println!("\n#### 5. On call: `lifeboat status`, the operator's command line");
+    let lifeboat = binaries::cli(release);
+    println!("   every protected DB in every region, against the objective:");
+    run_lifeboat(&lifeboat, &env, &["status"]);
+
     let recovery = DR_REGIONS[0];
-    println!("\n#### 5. {REGION} goes dark: restore ledger from the recovery stack in {recovery}");
+    println!(
+        "\n#### 6. {REGION} goes dark: the operator restores ledger in {recovery} with `lifeboat`"
+    );
     // Every request signed for the source region is refused from here on.
     let proxy = Proxy::start(moto::endpoint(), Duration::ZERO, Duration::ZERO)
         .unwrap_or_else(|e| panic!("start the proxy: {e}"));
     proxy.take_down(REGION);
-    let mut recovery_env = world.settings_in(recovery, &[]);
-    for (name, value) in &mut recovery_env {
+    let mut dark = env.clone();
+    for (name, value) in &mut dark {
         if name == "AWS_ENDPOINT_URL" {
             *value = proxy.url();
         }
     }
     println!(
-        "   the recovery stack's restore: AWS_REGION={recovery}, its own catalog s3://{}/, no call to {REGION}",
+        "   working in {recovery} as its recovery stack: its own catalog s3://{}/, no call to {REGION}",
         world.catalog_bucket(recovery)
     );
-    let recovery_steps = [
-        (
-            "{\"database\": \"ledger\", \"target\": \"ledger-recovered\", \"dry_run\": true}",
-            "dry run from the DR region's own catalog",
-        ),
-        (
-            "{\"database\": \"ledger\", \"target\": \"ledger-recovered\"}",
-            "the restore, with nothing from the source region",
-        ),
-        (
-            "{\"action\": \"status\", \"target\": \"ledger-recovered\"}",
-            "status: back, and how long it took",
-        ),
-    ];
-    run_steps(&binaries[3], &recovery_env, &world, &recovery_steps).await;
+    run_lifeboat(&lifeboat, &dark, &["status", "--region", recovery]);
+    run_lifeboat(
+        &lifeboat,
+        &dark,
+        &[
+            "restore",
+            "ledger",
+            "--region",
+            recovery,
+            "--target",
+            "ledger-recovered",
+            "--yes",
+            "--wait",
+            "--poll-seconds",
+            "2",
+        ],
+    );
     let tally = proxy.take();
     println!(
         "\n   requests for {REGION}: {} (refused: {}); for {recovery}: {}",
@@ -175,6 +185,31 @@ async fn main() {
     print_records(&world).await;
     print_events(&world);
     print_costs(&costs, &binaries);
+}
+
+/// Runs the operator's command line, `lifeboat`, as an operator would, with
+/// `env` (the stack's settings and credentials) and nothing else of this
+/// process's; its output goes straight to the terminal (colours and the
+/// progress display included, when there is one).
+fn run_lifeboat(binary: &std::path::Path, env: &[(String, String)], args: &[&str]) {
+    println!("\n   $ lifeboat {}", args.join(" "));
+    let status = std::process::Command::new(binary)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", std::env::temp_dir())
+        .env("AWS_CONFIG_FILE", "/nonexistent/aws/config")
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "/nonexistent/aws/credentials",
+        )
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .envs(env.iter().cloned())
+        .args(args)
+        .status()
+        .unwrap_or_else(|e| panic!("run lifeboat: {e}"));
+    if !status.success() {
+        println!("   (lifeboat exited with {status})");
+    }
 }
 
 /// Runs one function binary through the runtime API with the steps' events
@@ -346,7 +381,7 @@ async fn print_snapshots(world: &World, region: &str) {
 async fn print_records(world: &World) {
     let records = world.records().await;
     println!(
-        "\n#### 6. The catalog: s3://{}/ ({} records)",
+        "\n#### 7. The catalog: s3://{}/ ({} records)",
         world.bucket,
         records.len()
     );
@@ -387,7 +422,7 @@ async fn print_records(world: &World) {
 fn print_events(world: &World) {
     let events = world.published();
     println!(
-        "\n#### 7. Events on the bus in {} ({})",
+        "\n#### 8. Events on the bus in {} ({})",
         world.region,
         events.len()
     );

@@ -1,0 +1,6 @@
+//! One module per command.
+
+pub mod restore;
+pub mod snapshot;
+pub mod snapshots;
+pub mod status;
