@@ -84,9 +84,22 @@ pub struct Minimum {
     pub critical_path: u64,
 }
 
+/// The operations in a `Minimum` that are not RDS's: the catalog's and
+/// the events'.
+const NOT_RDS: [&str; 2] = ["PutObject", "PutEvents"];
+
 impl Minimum {
     pub fn total(&self) -> u64 {
         self.calls.iter().map(|(_, n)| n).sum()
+    }
+
+    /// The calls RDS's API throttle counts.
+    pub fn rds_calls(&self) -> u64 {
+        self.calls
+            .iter()
+            .filter(|(op, _)| !NOT_RDS.contains(op))
+            .map(|(_, n)| n)
+            .sum()
     }
 
     #[cfg(test)]
@@ -187,6 +200,7 @@ mod tests {
         assert_eq!(m.of("PutObject"), 950);
         assert_eq!(m.of("PutEvents"), 95);
         assert_eq!(m.total(), 11 + 1 + 900 + 50 + 950 + 95);
+        assert_eq!(m.rds_calls(), 11 + 1 + 900 + 50);
         assert_eq!(m.critical_path, 14);
     }
 

@@ -1,7 +1,10 @@
 //! `lifeboat-bench`: measures the release `lifeboat-snapshot` and
 //! `lifeboat-copy` against moto, as Lambda runs them, for fleets of 10, 100
 //! and 1,000 DB instances, with and without network latency, and holds each
-//! run to the floor its fleet allows.
+//! run to the floor its fleet allows; then `lifeboat-snapshot` at RDS's real
+//! API throttle for fleets of 600 and 2,000 (`throttled`); and the cold
+//! starts of every function against a bare `lambda_runtime` function
+//! (`init`).
 //!
 //! Writes `bench/results/latest.md` and `latest.json` and prints the
 //! tables. Timings are reported, never asserted. `scripts/bench` runs it.
@@ -11,8 +14,10 @@
 
 mod fleet;
 mod floor;
+mod init;
 mod rate;
 mod report;
+mod throttled;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -28,12 +33,20 @@ use serde_json::{json, Value};
 use crate::floor::Fleet;
 use crate::rate::Serving;
 use crate::report::{Binary, Machine, Report, RunReport};
+use crate::throttled::{Pace, Throttle};
 
 const REGION: &str = "us-east-1";
 const USAGE: &str = "usage: lifeboat-bench [--latency-ms 40] [--connect-latency-ms <latency>] \
-    [--sizes 10,100,1000] [--concurrency 16] [--dr-region us-west-2] [--rate-calls 400] [--repeat 3] \
+    [--sizes 10,100,1000|none] [--concurrency 16] [--dr-region us-west-2] [--rate-calls 400] [--repeat 3] \
+    [--throttled-sizes 600,2000|none] [--rds-throttle 300,12] [--paces 8/150,11.5/300] \
+    [--throttled-repeat 1] [--init-rounds 30] \
     [--out bench/results] [--bin-dir <dir with prebuilt lifeboat-* binaries>] \
-    [--label <what was measured, instead of the commit>]";
+    [--label <what was measured, instead of the commit>]
+  --rds-throttle BURST,RATE   RDS's bucket the proxy enforces per region in throttled runs
+                              (env LIFEBOAT_BENCH_RDS_THROTTLE; RDS: 300 calls, refilled at 12 a second)
+  --paces RATE/BURST,...      the functions' own pace in throttled runs (LIFEBOAT_RDS_CALLS_PER_SECOND /
+                              LIFEBOAT_RDS_BURST; env LIFEBOAT_BENCH_PACES)
+  --throttled-sizes           fleets run behind the throttle (env LIFEBOAT_BENCH_THROTTLED_SIZES)";
 
 struct Options {
     latency_ms: u64,
@@ -49,6 +62,34 @@ struct Options {
     bin_dir: Option<PathBuf>,
     /// What the measured code is, instead of this tree's commit.
     label: Option<String>,
+    /// Fleets run behind RDS's throttle.
+    throttled_sizes: Vec<u64>,
+    /// The bucket the proxy enforces in those runs.
+    throttle: Throttle,
+    /// The functions' own pace in those runs, one run per pace.
+    paces: Vec<Pace>,
+    throttled_repeat: usize,
+    /// Cold starts of each binary for the init table.
+    init_rounds: usize,
+}
+
+/// A list of fleet sizes, or `none`.
+fn sizes(value: &str, flag: &str) -> Result<Vec<u64>, String> {
+    if value.trim() == "none" || value.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    let sizes: Vec<u64> = value
+        .split(',')
+        .map(|s| {
+            s.trim()
+                .parse::<u64>()
+                .map_err(|_| format!("{flag}: {s:?} is not a whole number"))
+        })
+        .collect::<Result<_, _>>()?;
+    if sizes.contains(&0) {
+        return Err(format!("{flag}: give fleet sizes above zero, or none"));
+    }
+    Ok(sizes)
 }
 
 fn options() -> Result<Options, String> {
@@ -63,7 +104,22 @@ fn options() -> Result<Options, String> {
         out: moto::repo_root().join("bench/results"),
         bin_dir: None,
         label: None,
+        throttled_sizes: vec![600, 2000],
+        throttle: Throttle::RDS,
+        paces: vec![Pace::PRODUCTION, Pace::FLOOR],
+        throttled_repeat: 1,
+        init_rounds: 30,
     };
+    let from_env = |var: &str| std::env::var(var).ok().filter(|v| !v.is_empty());
+    if let Some(v) = from_env("LIFEBOAT_BENCH_THROTTLED_SIZES") {
+        o.throttled_sizes = sizes(&v, "LIFEBOAT_BENCH_THROTTLED_SIZES")?;
+    }
+    if let Some(v) = from_env("LIFEBOAT_BENCH_RDS_THROTTLE") {
+        o.throttle = v.parse()?;
+    }
+    if let Some(v) = from_env("LIFEBOAT_BENCH_PACES") {
+        o.paces = throttled::paces(&v)?;
+    }
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         if flag == "-h" || flag == "--help" {
@@ -79,12 +135,12 @@ fn options() -> Result<Options, String> {
         match flag.as_str() {
             "--latency-ms" => o.latency_ms = number(&value)?,
             "--connect-latency-ms" => o.connect_latency_ms = Some(number(&value)?),
-            "--sizes" => {
-                o.sizes = value
-                    .split(',')
-                    .map(|s| number(s.trim()))
-                    .collect::<Result<_, _>>()?
-            }
+            "--sizes" => o.sizes = sizes(&value, &flag)?,
+            "--throttled-sizes" => o.throttled_sizes = sizes(&value, &flag)?,
+            "--rds-throttle" => o.throttle = value.parse()?,
+            "--paces" => o.paces = throttled::paces(&value)?,
+            "--throttled-repeat" => o.throttled_repeat = number(&value)?.max(1) as usize,
+            "--init-rounds" => o.init_rounds = number(&value)? as usize,
             "--concurrency" => o.concurrency = number(&value)? as usize,
             "--dr-region" => o.dr_region = value,
             "--rate-calls" => o.rate_calls = number(&value)? as usize,
@@ -95,8 +151,8 @@ fn options() -> Result<Options, String> {
             _ => return Err(format!("unknown option {flag}\n{USAGE}")),
         }
     }
-    if o.sizes.is_empty() || o.sizes.contains(&0) {
-        return Err("--sizes: give fleet sizes above zero, e.g. 10,100,1000".to_string());
+    if o.paces.is_empty() && !o.throttled_sizes.is_empty() {
+        return Err("--paces: give at least one pace for the throttled runs".to_string());
     }
     if !(1..=64).contains(&o.concurrency) {
         return Err("--concurrency: 1 to 64, as LIFEBOAT_CONCURRENCY allows".to_string());
@@ -104,8 +160,12 @@ fn options() -> Result<Options, String> {
     Ok(o)
 }
 
-/// The fastest pace the setting allows: far above what moto serves.
-const UNPACED: &str = "1000";
+/// The fastest pace the setting allows: far above what moto serves, for
+/// the runs without RDS's throttle.
+const UNPACED: Pace = Pace {
+    calls_per_second: 1000.0,
+    burst: lifeboat::lambda::config::DEFAULT_RDS_BURST,
+};
 
 fn main() {
     let options = options().unwrap_or_else(|e| {
@@ -134,19 +194,27 @@ async fn run(options: Options) {
     let endpoint = moto::endpoint().to_string();
     println!("moto: {endpoint}");
 
-    let (snapshot_bin, copy_bin, binaries) = match &options.bin_dir {
+    let functions = workspace_functions();
+    let (snapshot_bin, copy_bin, bare_bin, binaries) = match &options.bin_dir {
         Some(dir) => {
-            let sizes = ["snapshot", "copy", "prune", "restore"]
-                .into_iter()
+            let sizes = functions
+                .iter()
                 .filter_map(|f| {
                     let name = format!("lifeboat-{f}");
                     let bytes = std::fs::metadata(dir.join(&name)).ok()?.len();
                     Some(Binary { name, bytes })
                 })
                 .collect();
+            let bare = dir.join(init::BARE);
+            let bare = if bare.is_file() {
+                bare
+            } else {
+                binaries::function("bench-bare", true)
+            };
             (
                 dir.join("lifeboat-snapshot"),
                 dir.join("lifeboat-copy"),
+                bare,
                 sizes,
             )
         }
@@ -154,20 +222,58 @@ async fn run(options: Options) {
             println!("Building the release binaries (several minutes the first time) ...");
             let snapshot_bin = binaries::function("snapshot", true);
             let copy_bin = binaries::function("copy", true);
+            let bare_bin = binaries::function("bench-bare", true);
             let release_dir = snapshot_bin
                 .parent()
                 .map(Path::to_path_buf)
                 .unwrap_or_default();
-            let sizes = function_sizes(&release_dir);
-            (snapshot_bin, copy_bin, sizes)
+            let sizes = function_sizes(&release_dir, &functions);
+            (snapshot_bin, copy_bin, bare_bin, sizes)
         }
     };
-    for bin in [&snapshot_bin, &copy_bin] {
+    for bin in [&snapshot_bin, &copy_bin, &bare_bin] {
         assert!(bin.is_file(), "{} not found", bin.display());
     }
+    let bin_dir = snapshot_bin
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
 
     // Measured from here: building is not part of the run.
     let began = Instant::now();
+
+    // Cold starts first, while moto is idle: the function binaries in
+    // turns with the bare runtime.
+    let mut starters: Vec<(String, PathBuf)> = vec![(init::BARE.to_string(), bare_bin.clone())];
+    starters.extend(
+        binaries
+            .iter()
+            .map(|b| (b.name.clone(), bin_dir.join(&b.name))),
+    );
+    println!(
+        "\ncold starts: {} of each of {} binaries ...",
+        options.init_rounds,
+        starters.len()
+    );
+    let init_env = init::env(&endpoint, REGION, &options.dr_region);
+    let rounds = options.init_rounds;
+    let init = tokio::task::spawn_blocking(move || init::measure(&starters, &init_env, rounds))
+        .await
+        .expect("the cold start thread");
+    for t in &init {
+        println!(
+            "  {:<22} init median {:>6.2} ms (p10 {:.2}, p90 {:.2}){}",
+            t.name,
+            t.median().unwrap_or(0.0),
+            t.p10().unwrap_or(0.0),
+            t.p90().unwrap_or(0.0),
+            t.failed
+                .first()
+                .map(|e| format!("  FAILED {}: {e}", t.failed.len()))
+                .unwrap_or_default()
+        );
+    }
+
     let mut latencies = vec![0];
     if options.latency_ms > 0 {
         latencies.push(options.latency_ms);
@@ -232,6 +338,22 @@ async fn run(options: Options) {
         }
     }
 
+    let throttled = if options.throttled_sizes.is_empty() {
+        Vec::new()
+    } else {
+        // Its own proxy, at the larger latency: the throttle's state is
+        // the proxy's, and the unthrottled runs are done with theirs.
+        let latency = *latencies.last().unwrap_or(&0);
+        let proxy = Proxy::start(
+            &endpoint,
+            Duration::from_millis(latency),
+            Duration::from_millis(connect(latency)),
+        )
+        .expect("start the throttling proxy");
+        let serving = rate::measure(&proxy, REGION, options.concurrency, options.rate_calls).await;
+        throttled::run_all(&options, &proxy, &serving, &snapshot_bin).await
+    };
+
     let report = Report {
         date: Utc::now().format("%Y-%m-%d %H:%M UTC").to_string(),
         command: command_line(),
@@ -248,9 +370,14 @@ async fn run(options: Options) {
         repeat: options.repeat,
         latencies_ms: latencies.clone(),
         connect_latencies_ms: latencies.iter().map(|&l| connect(l)).collect(),
+        profile: release_profile(),
         binaries,
+        init,
+        init_rounds: options.init_rounds,
         serving,
         runs,
+        throttle: options.throttle,
+        throttled,
         duration_s: began.elapsed().as_secs_f64(),
     };
     let markdown = report::markdown(&report);
@@ -265,6 +392,48 @@ async fn run(options: Options) {
         .unwrap_or_else(|e| panic!("write {}: {e}", json_path.display()));
     println!("\n{markdown}");
     println!("Written: {} and {}", md_path.display(), json_path.display());
+}
+
+/// The environment a function needs to act in `seeded`'s account through
+/// `proxy`, paced at `pace`.
+fn function_env(
+    options: &Options,
+    seeded: &fleet::Seeded,
+    proxy: &Proxy,
+    pace: Pace,
+) -> Vec<(String, String)> {
+    let function_account = Account {
+        endpoint: proxy.url(),
+        ..seeded.account.clone()
+    };
+    let mut env = function_account.env(REGION);
+    env.push(("LIFEBOAT_CATALOG_BUCKET".into(), seeded.bucket.clone()));
+    env.push((
+        "LIFEBOAT_CONCURRENCY".into(),
+        options.concurrency.to_string(),
+    ));
+    env.push((
+        "LIFEBOAT_RDS_CALLS_PER_SECOND".into(),
+        pace.calls_per_second.to_string(),
+    ));
+    env.push(("LIFEBOAT_RDS_BURST".into(), pace.burst.to_string()));
+    env
+}
+
+/// The nightly schedule's event for a run tagged `tag` in `account`.
+fn scheduled_event(tag: &str, account: &str) -> Value {
+    let now = Utc::now().trunc_subsecs(0);
+    json!({
+        "version": "0",
+        "id": format!("bench-{tag}-{}", now.timestamp()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": account,
+        "time": now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "region": REGION,
+        "resources": [format!("arn:aws:events:{REGION}:{account}:rule/lifeboat-nightly")],
+        "detail": {}
+    })
 }
 
 /// Seeds `fleet` in a fresh account, then runs a cold `lifeboat-snapshot`
@@ -287,34 +456,14 @@ async fn snapshot_then_copy(
         fleet.clusters,
         serving.latency_ms
     );
-    let function_account = Account {
-        endpoint: proxy.url(),
-        ..seeded.account.clone()
-    };
-    let mut env = function_account.env(REGION);
-    env.push(("LIFEBOAT_CATALOG_BUCKET".into(), seeded.bucket.clone()));
-    env.push((
-        "LIFEBOAT_CONCURRENCY".into(),
-        options.concurrency.to_string(),
-    ));
     // moto has no API throttle: unpaced, the run measures the handler
     // against moto's own floor.
-    env.push(("LIFEBOAT_RDS_CALLS_PER_SECOND".into(), UNPACED.into()));
-
-    let now = Utc::now().trunc_subsecs(0);
-    let account = &seeded.account.id;
-    let scheduled = json!({
-        "version": "0",
-        "id": format!("bench-{size}-{}-{}", serving.latency_ms, now.timestamp()),
-        "detail-type": "Scheduled Event",
-        "source": "aws.events",
-        "account": account,
-        "time": now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        "region": REGION,
-        "resources": [format!("arn:aws:events:{REGION}:{account}:rule/lifeboat-nightly")],
-        "detail": {}
-    });
-    let snapshot = invoke(proxy, snapshot_bin, env.clone(), scheduled).await;
+    let env = function_env(options, &seeded, proxy, UNPACED);
+    let event = scheduled_event(
+        &format!("{size}-{}", serving.latency_ms),
+        &seeded.account.id,
+    );
+    let snapshot = invoke(proxy, snapshot_bin, env.clone(), event).await;
     let snapshot = run_report(
         "snapshot",
         fleet,
@@ -335,6 +484,10 @@ async fn snapshot_then_copy(
     (snapshot, copy)
 }
 
+/// What one cold start showed: the run, the calls it made, and the CPU
+/// time the process used (user and system), ms.
+type Invoked = (Run, proxy::Tally, Option<f64>);
+
 /// One cold start of `binary` with one event, every AWS call through
 /// `proxy`; what it showed and the calls it made.
 async fn invoke(
@@ -342,14 +495,40 @@ async fn invoke(
     binary: &std::path::Path,
     env: Vec<(String, String)>,
     event: Value,
-) -> (Run, proxy::Tally) {
+) -> Invoked {
     proxy.take();
     let binary = binary.to_path_buf();
-    let run = tokio::task::spawn_blocking(move || run_function(&binary, &env, &[event]))
-        .await
-        .expect("the runtime API thread");
+    let (run, cpu_ms) = tokio::task::spawn_blocking(move || {
+        let before = children_cpu_ms();
+        let run = run_function(&binary, &env, &[event]);
+        // The process has been waited for: its CPU time is in this
+        // process's count of its children's.
+        let cpu_ms = before.zip(children_cpu_ms()).map(|(b, a)| a - b);
+        (run, cpu_ms)
+    })
+    .await
+    .expect("the runtime API thread");
     // The process has ended: every call it made has been counted.
-    (run, proxy.take())
+    (run, proxy.take(), cpu_ms)
+}
+
+/// CPU time (user and system) of this process's children that have ended
+/// and been waited for, ms: `cutime` and `cstime` of `/proc/self/stat`.
+fn children_cpu_ms() -> Option<f64> {
+    static TICKS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    let ticks = *TICKS.get_or_init(|| {
+        output("getconf", &["CLK_TCK"])
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(100.0)
+    });
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which may hold spaces), from the
+    // third: cutime and cstime are the 16th and 17th.
+    let rest = stat.rsplit_once(") ")?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let cutime: f64 = fields.get(13)?.parse().ok()?;
+    let cstime: f64 = fields.get(14)?.parse().ok()?;
+    Some((cutime + cstime) * 1000.0 / ticks)
 }
 
 fn run_report(
@@ -357,7 +536,7 @@ fn run_report(
     fleet: &Fleet,
     serving: &Serving,
     seed_s: f64,
-    (run, tally): (Run, proxy::Tally),
+    (run, tally, cpu_ms): Invoked,
     minimum: floor::Minimum,
 ) -> RunReport {
     let invocation = run.invocations.first();
@@ -389,6 +568,7 @@ fn run_report(
         init_ms: run.init_time.map(|t| t.as_secs_f64() * 1000.0),
         handler_ms,
         handler_ms_all: handler_ms.into_iter().collect(),
+        cpu_ms,
         peak_rss_kib: run.peak_rss_kib,
         outcomes,
         error,
@@ -399,9 +579,10 @@ fn run_report(
         tally,
     };
     println!(
-        "  {function:<8} init {:>7.1} ms  handler {:>8.1} ms  floor {:>8.1} ms  rss {:>6} KiB  calls {:>5} (min {:>5})  conns {:>3}  {:?}{}",
+        "  {function:<8} init {:>7.1} ms  handler {:>8.1} ms  cpu {:>7.0} ms  floor {:>8.1} ms  rss {:>6} KiB  calls {:>5} (min {:>5})  conns {:>3}  {:?}{}",
         report.init_ms.unwrap_or(0.0),
         report.handler_ms.unwrap_or(0.0),
+        report.cpu_ms.unwrap_or(0.0),
         report.floor_ms,
         report.peak_rss_kib.unwrap_or(0),
         report.tally.requests,
@@ -425,15 +606,27 @@ fn run_report(
     report
 }
 
-/// Sizes of the release function binaries: snapshot and copy, and any
-/// other function of the workspace that builds (one being written may not).
-fn function_sizes(release_dir: &Path) -> Vec<Binary> {
+/// The workspace's function crates (`functions/<name>`), by name.
+fn workspace_functions() -> Vec<String> {
     let manifest =
         std::fs::read_to_string(moto::repo_root().join("Cargo.toml")).unwrap_or_default();
+    let mut functions: Vec<String> = manifest
+        .split('"')
+        .filter_map(|s| s.strip_prefix("functions/"))
+        .filter(|f| !f.is_empty() && !f.contains('/'))
+        .map(str::to_string)
+        .collect();
+    functions.sort();
+    functions.dedup();
+    functions
+}
+
+/// Sizes of the release function binaries: every function of the
+/// workspace that builds (one being written may not).
+fn function_sizes(release_dir: &Path, functions: &[String]) -> Vec<Binary> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
-    ["snapshot", "copy", "prune", "restore"]
-        .into_iter()
-        .filter(|f| manifest.contains(&format!("\"functions/{f}\"")))
+    functions
+        .iter()
         .filter_map(|f| {
             let bin = format!("lifeboat-{f}");
             let built = Command::new(&cargo)
@@ -457,6 +650,22 @@ fn function_sizes(release_dir: &Path) -> Vec<Binary> {
             Some(Binary { name: bin, bytes })
         })
         .collect()
+}
+
+/// The `[profile.release]` settings of the root `Cargo.toml`, on one line.
+fn release_profile() -> String {
+    let manifest =
+        std::fs::read_to_string(moto::repo_root().join("Cargo.toml")).unwrap_or_default();
+    manifest
+        .lines()
+        .skip_while(|l| l.trim() != "[profile.release]")
+        .skip(1)
+        .take_while(|l| !l.trim_start().starts_with('['))
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| format!("`{l}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn command_line() -> String {

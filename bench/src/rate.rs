@@ -30,7 +30,10 @@ pub async fn measure(proxy: &Proxy, region: &str, concurrency: usize, calls: usi
         endpoint: proxy.url(),
         ..Account::new()
     };
-    let rds = aws_sdk_rds::Client::new(&account.sdk_config(region));
+    let config = aws_sdk_rds::config::Builder::from(&account.sdk_config(region))
+        .http_client(lifeboat::aws::clients::https_client())
+        .build();
+    let rds = aws_sdk_rds::Client::from_conf(config);
     let call = || async {
         rds.describe_db_clusters()
             .send()

@@ -7,7 +7,9 @@ use std::fmt::Write;
 use serde::Serialize;
 
 use crate::floor::{Fleet, Minimum};
+use crate::init::{InitTimes, BARE};
 use crate::rate::Serving;
+use crate::throttled::{Throttle, ThrottledRun, LAMBDA_LIMIT_S};
 use lifeboat_tests::proxy::Tally;
 
 #[derive(Debug, Clone, Serialize)]
@@ -24,9 +26,18 @@ pub struct Report {
     pub repeat: usize,
     pub latencies_ms: Vec<u64>,
     pub connect_latencies_ms: Vec<u64>,
+    /// The release profile the binaries were built with, as the root
+    /// `Cargo.toml` states it.
+    pub profile: String,
     pub binaries: Vec<Binary>,
+    /// Cold starts alone, the bare runtime's first.
+    pub init: Vec<InitTimes>,
+    pub init_rounds: usize,
     pub serving: Vec<Serving>,
     pub runs: Vec<RunReport>,
+    /// The bucket the proxy enforced in the throttled runs.
+    pub throttle: Throttle,
+    pub throttled: Vec<ThrottledRun>,
     pub duration_s: f64,
 }
 
@@ -57,6 +68,8 @@ pub struct RunReport {
     /// Every repetition's handler time, in order of size; `handler_ms` is
     /// their median's.
     pub handler_ms_all: Vec<f64>,
+    /// CPU time of the process, user and system, cold start included.
+    pub cpu_ms: Option<f64>,
     pub peak_rss_kib: Option<u64>,
     /// The summary's `counts`: outcomes by kind.
     pub outcomes: BTreeMap<String, u64>,
@@ -109,6 +122,10 @@ fn ms(value: Option<f64>) -> String {
     }
 }
 
+fn seconds(ms: f64) -> String {
+    format!("{:.1} s", ms / 1000.0)
+}
+
 fn mib(kib: Option<u64>) -> String {
     kib.map_or("–".to_string(), |k| {
         format!("{:.1} MiB", k as f64 / 1024.0)
@@ -147,13 +164,16 @@ fn fleet_label(fleet: &Fleet) -> String {
 }
 
 fn outcomes(run: &RunReport) -> String {
-    let mut text = run
-        .outcomes
+    outcomes_text(&run.outcomes, run.error.as_deref())
+}
+
+fn outcomes_text(outcomes: &BTreeMap<String, u64>, error: Option<&str>) -> String {
+    let mut text = outcomes
         .iter()
         .map(|(k, v)| format!("{k} {v}"))
         .collect::<Vec<_>>()
         .join(", ");
-    if let Some(e) = &run.error {
+    if let Some(e) = error {
         if !text.is_empty() {
             text.push_str("; ");
         }
@@ -223,9 +243,12 @@ pub fn markdown(report: &Report) -> String {
          listing, then create or copy, then its record, then the event batch); **× floor** is \
          handler ÷ floor. **one at a time**: the minimum calls \
          made one after another (minimum calls × one call), what the same work costs without \
-         concurrency. **calls**: requests the proxy saw (the minimum in brackets). **conns**: \
+         concurrency. **CPU**: the function process's CPU time, user and system, cold start \
+         included. **calls**: requests the proxy saw (the minimum in brackets). **conns**: \
          TCP connections the function opened.\n"
     );
+
+    md.push_str(&init_table(report));
 
     for (function, title) in FUNCTIONS {
         let runs: Vec<&RunReport> = report
@@ -239,13 +262,13 @@ pub fn markdown(report: &Report) -> String {
         let _ = writeln!(md, "## {title}\n");
         let _ = writeln!(
             md,
-            "| fleet | latency | init | handler | floor | × floor | one at a time | peak RSS | calls (min) | conns | outcomes |"
+            "| fleet | latency | init | handler | floor | × floor | one at a time | CPU | peak RSS | calls (min) | conns | outcomes |"
         );
-        let _ = writeln!(md, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|");
+        let _ = writeln!(md, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|");
         for r in &runs {
             let _ = writeln!(
                 md,
-                "| {} | {} ms | {} | {} | {} | {} | {} | {} | {} ({}) | {} | {} |",
+                "| {} | {} ms | {} | {} | {} | {} | {} | {} | {} | {} ({}) | {} | {} |",
                 fleet_label(&r.fleet),
                 r.latency_ms,
                 ms(r.init_ms),
@@ -253,6 +276,7 @@ pub fn markdown(report: &Report) -> String {
                 ms(Some(r.floor_ms)),
                 r.ratio.map_or("–".to_string(), |x| format!("{x:.2}")),
                 ms(Some(r.one_at_a_time_ms)),
+                ms(r.cpu_ms),
                 mib(r.peak_rss_kib),
                 r.tally.requests,
                 r.minimum.total(),
@@ -264,6 +288,8 @@ pub fn markdown(report: &Report) -> String {
         md.push_str(&calls_table(&runs));
         md.push_str(&timing_table(&runs));
     }
+
+    md.push_str(&throttled_table(report));
 
     let _ = writeln!(md, "## Emulator serving rate through the proxy\n");
     let _ = writeln!(
@@ -287,7 +313,8 @@ pub fn markdown(report: &Report) -> String {
     }
     let _ = writeln!(md);
 
-    let _ = writeln!(md, "## Binaries (release: LTO, 1 codegen unit, stripped)\n");
+    let _ = writeln!(md, "## Binaries\n");
+    let _ = writeln!(md, "`[profile.release]`: {}\n", report.profile);
     let _ = writeln!(md, "| binary | size |");
     let _ = writeln!(md, "|---|--:|");
     for b in &report.binaries {
@@ -299,6 +326,159 @@ pub fn markdown(report: &Report) -> String {
             b.bytes
         );
     }
+    md
+}
+
+/// The cold starts alone: each binary's init against the bare runtime's.
+fn init_table(report: &Report) -> String {
+    let mut md = String::new();
+    if report.init.is_empty() {
+        return md;
+    }
+    let bare = report
+        .init
+        .iter()
+        .find(|t| t.name == BARE)
+        .and_then(InitTimes::median);
+    let _ = writeln!(md, "## Cold starts\n");
+    let _ = writeln!(
+        md,
+        "Each binary started {} times, in turns with the others (so whatever else the machine \
+         was doing fell on all alike), with the settings it needs and no event: process start \
+         to the first poll of the runtime API. `{BARE}` is a bare `lambda_runtime` function \
+         (tokio and the runtime, echoing its event), the least a Rust function's init can be \
+         here; **× bare** is the median over the bare function's median.\n",
+        report.init_rounds
+    );
+    let _ = writeln!(md, "| binary | size | init (median) | p10–p90 | × bare |");
+    let _ = writeln!(md, "|---|--:|--:|--:|--:|");
+    for t in &report.init {
+        let size = report
+            .binaries
+            .iter()
+            .find(|b| b.name == t.name)
+            .map_or("–".to_string(), |b| {
+                format!("{:.2} MiB", b.bytes as f64 / 1024.0 / 1024.0)
+            });
+        let range = match (t.p10(), t.p90()) {
+            (Some(a), Some(b)) => format!("{a:.2}–{b:.2} ms"),
+            _ => "–".to_string(),
+        };
+        let ratio = match (t.median(), bare) {
+            (Some(m), Some(b)) if b > 0.0 => format!("{:.2}", m / b),
+            _ => "–".to_string(),
+        };
+        let failed = if t.failed.is_empty() {
+            String::new()
+        } else {
+            format!(" ({} failed to start)", t.failed.len())
+        };
+        let _ = writeln!(
+            md,
+            "| `{}`{failed} | {size} | {} | {range} | {ratio} |",
+            t.name,
+            t.median().map_or("–".to_string(), |m| format!("{m:.2} ms")),
+        );
+    }
+    let _ = writeln!(md);
+    md
+}
+
+/// `lifeboat-snapshot` behind RDS's throttle.
+fn throttled_table(report: &Report) -> String {
+    let mut md = String::new();
+    if report.throttled.is_empty() {
+        return md;
+    }
+    let t = report.throttle;
+    let _ = writeln!(md, "## `lifeboat-snapshot` at RDS's API throttle\n");
+    let _ = writeln!(
+        md,
+        "RDS throttles each account in each region with a bucket of API calls: {} in a burst, \
+         refilled at {} a second, shared by every tool in the account. moto has no throttle, so \
+         here the proxy enforces that bucket per region and answers `Throttling` (\"Rate \
+         exceeded\") when it is empty. Each row is a freshly seeded fleet (seeded straight to \
+         moto, past the proxy: instances 16 at a time, then the clusters) and a full bucket, as \
+         after a quiet hour, with {} ms per request; the function runs at its own pace \
+         (`LIFEBOAT_RDS_CALLS_PER_SECOND` / `LIFEBOAT_RDS_BURST`): the production default, and \
+         just below the throttle with all of its burst, to show the floor. `copy` is not run \
+         here: RDS's limits on copies in progress keep it to about 60 calls a run, inside the \
+         burst.\n",
+        t.burst,
+        t.rate,
+        report.throttled.first().map_or(0, |r| r.latency_ms),
+    );
+    let _ = writeln!(
+        md,
+        "**RDS calls**: the requests RDS would have counted (throttled ones included; the \
+         minimum in brackets). **throttle floor**: (minimum RDS calls − {}) ÷ {} a second, the \
+         least any caller could take for this fleet; **× floor** is handler ÷ that. **its pace \
+         allows**: the same at the function's own pace and burst. **throttled**: answers \
+         `Throttling`, and their share of the RDS calls. **recorded**: catalog records written. \
+         **failed**: DBs whose snapshot failed.\n",
+        t.burst, t.rate
+    );
+    let _ = writeln!(
+        md,
+        "| fleet | pace (calls/s, burst) | handler | throttle floor | × floor | its pace allows | RDS calls (min) | throttled | recorded | failed | CPU | peak RSS | outcomes |"
+    );
+    let _ = writeln!(md, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|");
+    for r in &report.throttled {
+        let pace = format!("{}/s, {}", r.pace.calls_per_second, r.pace.burst);
+        if let Some(why) = &r.not_run {
+            let _ = writeln!(
+                md,
+                "| {} | {pace} | not run | {} | – | {} | – ({}) | – | – | – | – | – | {why} |",
+                fleet_label(&r.fleet),
+                seconds(r.floor_ms),
+                seconds(r.pace_floor_ms),
+                r.rds_minimum,
+            );
+            continue;
+        }
+        let share = if r.rds_calls > 0 {
+            format!(
+                "{} ({:.1}%)",
+                r.throttled,
+                r.throttled as f64 * 100.0 / r.rds_calls as f64
+            )
+        } else {
+            r.throttled.to_string()
+        };
+        let _ = writeln!(
+            md,
+            "| {} | {pace} | {} | {} | {} | {} | {} ({}) | {share} | {} of {} | {} | {} | {} | {} |",
+            fleet_label(&r.fleet),
+            r.handler_ms.map_or("–".to_string(), seconds),
+            seconds(r.floor_ms),
+            r.ratio().map_or("–".to_string(), |x| format!("{x:.2}")),
+            seconds(r.pace_floor_ms),
+            r.rds_calls,
+            r.rds_minimum,
+            r.recorded,
+            r.fleet.selected(),
+            r.failures(),
+            ms(r.cpu_ms),
+            mib(r.peak_rss_kib),
+            outcomes_text(&r.outcomes, r.error.as_deref()),
+        );
+    }
+    let _ = writeln!(md);
+    let longest = report
+        .throttled
+        .iter()
+        .filter(|r| r.not_run.is_none())
+        .filter_map(|r| r.handler_ms)
+        .fold(0.0, f64::max);
+    if longest > 0.0 {
+        let _ = writeln!(
+            md,
+            "- The longest run took {} of Lambda's {:.0} s for one invocation.",
+            seconds(longest),
+            LAMBDA_LIMIT_S
+        );
+    }
+    let _ = writeln!(md);
     md
 }
 
@@ -485,6 +665,7 @@ mod tests {
             init_ms: Some(6.0),
             handler_ms: Some(150.0),
             handler_ms_all: vec![150.0],
+            cpu_ms: Some(40.0),
             peak_rss_kib: Some(12_000),
             outcomes: BTreeMap::from([("created".to_string(), 10)]),
             error: None,

@@ -16,7 +16,7 @@ use aws_config::environment::region::EnvironmentVariableRegionProvider;
 use aws_config::meta::region::RegionProviderChain;
 use aws_config::profile::ProfileFileRegionProvider;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
-use lifeboat::aws::clients::{CallPolicy, Clients};
+use lifeboat::aws::clients::{https_client, CallPolicy, Clients};
 use lifeboat::lambda::config::{self, Config};
 use lifeboat::Context;
 
@@ -63,8 +63,11 @@ impl Stacks {
                     "no region: give --region (or set AWS_REGION, or a region in the profile)",
                 )
             })?;
-        let mut loader =
-            aws_config::defaults(BehaviorVersion::latest()).region(Region::new(home.clone()));
+        // The SDK crates are built without their own HTTPS client: the
+        // credential providers (SSO, say) and every client use Lifeboat's.
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new(home.clone()))
+            .http_client(https_client());
         if let Some(name) = &profile {
             loader = loader.profile_name(name);
         }

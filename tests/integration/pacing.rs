@@ -106,8 +106,12 @@ async fn when_others_take_the_share_the_pace_drops_and_no_db_fails() {
         unpaced.throttled(),
         unpaced.seconds
     );
+    // The function's burst (30) is above the account's (20): the first
+    // ten calls are throttled whatever the pacing does; what pacing must
+    // do is stop there, where the unpaced function is throttled half the
+    // time.
     assert!(
-        run.throttled() <= unpaced.throttled() && run.throttled() * 10 < run.rds_calls(),
+        run.throttled() * 4 < unpaced.throttled() && run.throttled() * 5 < run.rds_calls(),
         "paced: {} of {} throttled; unpaced: {}",
         run.throttled(),
         run.rds_calls(),

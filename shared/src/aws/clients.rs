@@ -6,13 +6,16 @@
 //! `bucket.localhost` to resolve).
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use aws_config::environment::EnvironmentVariableCredentialsProvider;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_rds::config::retry::{RetryPartition, TokenBucket};
 use aws_sdk_rds::config::SharedHttpClient;
+use aws_smithy_runtime_api::client::http::{http_client_fn, HttpClient};
 
 use crate::aws::pacing::{paced_http_client, Pacer};
 
@@ -46,11 +49,15 @@ pub struct CallPolicy {
     /// One call, every attempt and wait included: the bound on how long a
     /// broken endpoint can hold one DB's work.
     pub operation_timeout: Duration,
-    /// Retry tokens per RDS region (the SDK's retry quota: a retry takes 5
-    /// tokens after throttling, 14 after a timeout or a 5xx, and gives them
-    /// back when the call succeeds). The SDK's 500 would let only ~35
-    /// calls retry at once; Lifeboat runs up to 64 DBs at once.
-    pub rds_retry_tokens: usize,
+    /// Retry tokens of each client: RDS and S3 per region, EventBridge
+    /// (the SDK's retry quota: a retry takes 5 tokens after throttling, 14
+    /// after a timeout or a 5xx, and gives them back when the call
+    /// succeeds). The SDK's 500 would let only ~35 calls retry at once;
+    /// Lifeboat runs up to 64 DBs at once, each with a few calls. Each
+    /// client has its own quota, never the SDK's process-wide one for its
+    /// service, so that a storm on one region or service cannot starve
+    /// another of retries.
+    pub retry_tokens: usize,
     /// The pace of RDS calls per region (`aws::pacing`):
     /// `LIFEBOAT_RDS_CALLS_PER_SECOND` and `LIFEBOAT_RDS_BURST`.
     pub rds_calls_per_second: f64,
@@ -64,7 +71,7 @@ impl CallPolicy {
         attempt_timeout: Duration::from_secs(10),
         connect_timeout: Duration::from_secs(5),
         operation_timeout: Duration::from_secs(240),
-        rds_retry_tokens: 64 * 3 * 14,
+        retry_tokens: 64 * 3 * 14,
         rds_calls_per_second: crate::lambda::config::DEFAULT_RDS_CALLS_PER_SECOND,
         rds_burst: crate::lambda::config::DEFAULT_RDS_BURST,
     };
@@ -101,24 +108,36 @@ pub struct Clients {
     pub rds: aws_sdk_rds::Client,
     pub s3: aws_sdk_s3::Client,
     pub events: aws_sdk_eventbridge::Client,
-    /// RDS and S3 clients for the DR regions, built once: each keeps its
-    /// own connection pool, so building one per call would redo TLS each
-    /// time.
-    regional: BTreeMap<String, Regional>,
+    /// RDS and S3 clients for the DR regions, each built on its first use
+    /// and kept from then on (clones share them): each RDS client carries
+    /// its region's pace, and building one per call would start a new
+    /// pace each time. Built lazily because most invocations call a DR
+    /// region through one client or none, and a cold start should not pay
+    /// for the others.
+    regional: Arc<BTreeMap<String, Regional>>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Default)]
 struct Regional {
-    rds: aws_sdk_rds::Client,
-    s3: aws_sdk_s3::Client,
+    rds: OnceLock<aws_sdk_rds::Client>,
+    s3: OnceLock<aws_sdk_s3::Client>,
 }
 
 impl Clients {
-    /// Loads the standard SDK configuration (environment, profile, container
-    /// or instance credentials) with `region` as the source region.
+    /// Loads the standard SDK configuration with `region` as the source
+    /// region and the credentials Lambda hands the function.
+    ///
+    /// Lambda puts the execution role's credentials in the function's
+    /// environment (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
+    /// `AWS_SESSION_TOKEN`), so the SDK's default chain would always stop
+    /// at its first link; the rest of it (profile files, web identity,
+    /// container and instance metadata) cannot apply there, and building
+    /// it is most of what loading the configuration costs at a cold start.
     pub async fn load(region: &str, policy: CallPolicy) -> Self {
         let sdk = aws_config::defaults(BehaviorVersion::latest())
             .region(Region::new(region.to_string()))
+            .credentials_provider(EnvironmentVariableCredentialsProvider::new())
+            .http_client(https_client())
             .load()
             .await;
         Self::with_policy(sdk, policy)
@@ -132,25 +151,26 @@ impl Clients {
     }
 
     /// Builds the clients with `policy` in place of the SDK config's own
-    /// retry and timeout settings.
+    /// retry and timeout settings. Every client shares one HTTPS client
+    /// (the config's own, else `https_client`), so one connection pool.
     pub fn with_policy(sdk: SdkConfig, policy: CallPolicy) -> Self {
+        let http = sdk.http_client().unwrap_or_else(https_client);
         let sdk = sdk
             .into_builder()
+            .http_client(http)
             .retry_config(policy.retry())
             .timeout_config(policy.timeouts())
             .build();
         let region = sdk.region().map(|r| r.to_string()).unwrap_or_default();
-        let mut clients = Clients {
-            s3: build_s3(&sdk, None),
-            rds: aws_sdk_rds::Client::new(&sdk),
-            events: aws_sdk_eventbridge::Client::new(&sdk),
-            regional: BTreeMap::new(),
+        Clients {
+            rds: build_rds(&sdk, policy, &region),
+            s3: build_s3(&sdk, policy, None),
+            events: build_events(&sdk, policy, &region),
+            regional: Arc::default(),
             region,
             policy,
             sdk,
-        };
-        clients.rds = clients.build_rds(&clients.region.clone());
-        clients
+        }
     }
 
     pub fn policy(&self) -> CallPolicy {
@@ -163,16 +183,16 @@ impl Clients {
         &self.sdk
     }
 
-    /// Builds the RDS and S3 clients for `regions` now, once per cold
-    /// start.
+    /// Names `regions` as the DR regions: their RDS and S3 clients are
+    /// built on first use, once per cold start, and shared from then on.
     pub fn with_regions(mut self, regions: &[String]) -> Self {
-        for region in regions {
-            let clients = Regional {
-                rds: self.build_rds(region),
-                s3: build_s3(&self.sdk, Some(region)),
-            };
-            self.regional.insert(region.clone(), clients);
-        }
+        self.regional = Arc::new(
+            regions
+                .iter()
+                .filter(|r| **r != self.region)
+                .map(|r| (r.clone(), Regional::default()))
+                .collect(),
+        );
         self
     }
 
@@ -182,9 +202,10 @@ impl Clients {
         if region == self.region {
             return self.rds.clone();
         }
+        let build = || build_rds(&self.sdk, self.policy, region);
         match self.regional.get(region) {
-            Some(clients) => clients.rds.clone(),
-            None => self.build_rds(region),
+            Some(clients) => clients.rds.get_or_init(build).clone(),
+            None => build(),
         }
     }
 
@@ -195,50 +216,75 @@ impl Clients {
         if region == self.region {
             return self.s3.clone();
         }
+        let build = || build_s3(&self.sdk, self.policy, Some(region));
         match self.regional.get(region) {
-            Some(clients) => clients.s3.clone(),
-            None => build_s3(&self.sdk, Some(region)),
+            Some(clients) => clients.s3.get_or_init(build).clone(),
+            None => build(),
         }
-    }
-
-    /// An RDS client for `region` with its own retry quota and its own
-    /// pace: RDS throttles each region separately. Build it once per
-    /// region, so that every call there shares the pace.
-    fn build_rds(&self, region: &str) -> aws_sdk_rds::Client {
-        let quota = TokenBucket::builder()
-            .capacity(self.policy.rds_retry_tokens)
-            .build();
-        let http = self.sdk.http_client().unwrap_or_else(default_https_client);
-        let pacer = Pacer::new(self.policy.rds_calls_per_second, self.policy.rds_burst);
-        let config = aws_sdk_rds::config::Builder::from(&self.sdk)
-            .region(Region::new(region.to_string()))
-            .http_client(paced_http_client(http, pacer))
-            .retry_partition(
-                RetryPartition::custom(format!("lifeboat-rds-{region}"))
-                    .token_bucket(quota)
-                    .build(),
-            )
-            .build();
-        aws_sdk_rds::Client::from_conf(config)
     }
 }
 
-/// The HTTPS client the SDK builds when none is given: hyper with rustls
-/// on aws-lc.
-fn default_https_client() -> SharedHttpClient {
+/// An RDS client for `region` with its own retry quota and its own pace:
+/// RDS throttles each region separately. Build it once per region, so that
+/// every call there shares the pace.
+fn build_rds(sdk: &SdkConfig, policy: CallPolicy, region: &str) -> aws_sdk_rds::Client {
+    let http = sdk.http_client().unwrap_or_else(https_client);
+    let pacer = Pacer::new(policy.rds_calls_per_second, policy.rds_burst);
+    let config = aws_sdk_rds::config::Builder::from(sdk)
+        .region(Region::new(region.to_string()))
+        .http_client(paced_http_client(http, pacer))
+        .retry_partition(retry_quota(policy, "rds", region))
+        .build();
+    aws_sdk_rds::Client::from_conf(config)
+}
+
+/// The HTTPS client every Lifeboat client uses (hyper with rustls on
+/// ring), for one `Clients` and the credential providers, and for anything
+/// else that builds SDK clients (the SDK crates are built without their
+/// default client). TLS is set up (the system's root certificates read and
+/// parsed) on the first request, once, and not when a client is built:
+/// the SDK's own client does that for each client built from it, which at
+/// a cold start is before the first poll.
+pub fn https_client() -> SharedHttpClient {
     use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
-    aws_smithy_http_client::Builder::new()
-        .tls_provider(Provider::Rustls(CryptoMode::AwsLc))
-        .build_https()
+    let https = aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https();
+    // `http_client_fn` leaves out the build-time check that makes the
+    // SDK's client set up TLS eagerly; `https` makes the connector on first
+    // use and keeps it.
+    http_client_fn(move |settings, components| https.http_connector(settings, components))
 }
 
 /// An S3 client in `region` (else the config's own region), path-style
 /// when an endpoint override is set (see the module docs).
-fn build_s3(sdk: &SdkConfig, region: Option<&str>) -> aws_sdk_s3::Client {
-    let mut config =
-        aws_sdk_s3::config::Builder::from(sdk).force_path_style(sdk.endpoint_url().is_some());
+fn build_s3(sdk: &SdkConfig, policy: CallPolicy, region: Option<&str>) -> aws_sdk_s3::Client {
+    let named = region
+        .map(str::to_string)
+        .or_else(|| sdk.region().map(|r| r.to_string()));
+    let mut config = aws_sdk_s3::config::Builder::from(sdk)
+        .force_path_style(sdk.endpoint_url().is_some())
+        .retry_partition(retry_quota(
+            policy,
+            "s3",
+            named.as_deref().unwrap_or_default(),
+        ));
     if let Some(region) = region {
         config = config.region(Region::new(region.to_string()));
     }
     aws_sdk_s3::Client::from_conf(config.build())
+}
+
+fn build_events(sdk: &SdkConfig, policy: CallPolicy, region: &str) -> aws_sdk_eventbridge::Client {
+    let config = aws_sdk_eventbridge::config::Builder::from(sdk)
+        .retry_partition(retry_quota(policy, "events", region))
+        .build();
+    aws_sdk_eventbridge::Client::from_conf(config)
+}
+
+/// A retry quota of `policy.retry_tokens` for one client alone.
+fn retry_quota(policy: CallPolicy, service: &str, region: &str) -> RetryPartition {
+    RetryPartition::custom(format!("lifeboat-{service}-{region}"))
+        .token_bucket(TokenBucket::builder().capacity(policy.retry_tokens).build())
+        .build()
 }
