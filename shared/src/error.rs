@@ -45,6 +45,10 @@ pub enum Error {
     #[error("restore failed: {0}")]
     RestoreFailed(String),
 
+    /// A drill would have touched a DB it did not make.
+    #[error("drill refused: {0}")]
+    DrillRefused(String),
+
     /// A restore that stopped before the Lambda deadline with part of it
     /// made: recorded, and resumed by the same request.
     #[error("restore incomplete: {0}")]
@@ -74,6 +78,7 @@ impl Error {
             Error::RestoreRefused(_) => "RestoreRefused",
             Error::RestoreFailed(_) => "RestoreFailed",
             Error::RestoreIncomplete(_) => "RestoreIncomplete",
+            Error::DrillRefused(_) => "DrillRefused",
         }
     }
 

@@ -6,6 +6,7 @@
 
 mod cli;
 mod copy;
+mod drill;
 mod faults;
 mod monitor;
 mod overlap;

@@ -92,29 +92,25 @@ async fn paced_below_the_throttle_a_fleet_is_hardly_throttled() {
 
 #[tokio::test]
 async fn when_others_take_the_share_the_pace_drops_and_no_db_fails() {
-    // The function would go at 15 a second; the account grants it 5.
+    // The function would go at 15 a second with a burst of 30; the account
+    // grants it 5 a second and a burst of 20.
     let run = snapshot_behind_throttle(100, 20, 5.0, (15.0, 30)).await;
     assert_eq!(run.summary.counts.get("created"), Some(&100));
-    let unpaced = snapshot_behind_throttle(100, 20, 5.0, (1_000.0, 1_000)).await;
-    assert_eq!(unpaced.summary.counts.get("created"), Some(&100));
+    let (calls, throttled) = (run.rds_calls(), run.throttled());
     eprintln!(
-        "pacing/adaptive: {} RDS calls, {} throttled, {:.1} s; unpaced: {} calls, {} throttled, {:.1} s",
-        run.rds_calls(),
-        run.throttled(),
-        run.seconds,
-        unpaced.rds_calls(),
-        unpaced.throttled(),
-        unpaced.seconds
+        "pacing/adaptive: {calls} RDS calls, {throttled} throttled, {:.1} s",
+        run.seconds
     );
-    // The function's burst (30) is above the account's (20): the first
-    // ten calls are throttled whatever the pacing does; what pacing must
-    // do is stop there, where the unpaced function is throttled half the
-    // time.
+    // Held at 15 a second against an account that grants 5, two calls in
+    // three after the first burst would be throttled (about 50 of the
+    // ~105). The first throttle halves the pace, and each one after it
+    // halves it again, so it settles below the account's rate after a few:
+    // the ten calls its burst has beyond the account's, and a few more
+    // while it finds the rate, and one each time it climbs back above it
+    // (6 or 7 in all here). What is retried is not counted against any
+    // DB: none failed.
     assert!(
-        run.throttled() * 4 < unpaced.throttled() && run.throttled() * 5 < run.rds_calls(),
-        "paced: {} of {} throttled; unpaced: {}",
-        run.throttled(),
-        run.rds_calls(),
-        unpaced.throttled()
+        throttled * 100 < calls * 15,
+        "{throttled} of {calls} RDS calls throttled: the pace did not drop"
     );
 }

@@ -9,7 +9,7 @@ use lifeboat_tests::sample_events_for;
 use proptest::prelude::*;
 use serde_json::{Map, Value};
 
-const FUNCTIONS: [&str; 5] = ["snapshot", "copy", "prune", "restore", "monitor"];
+const FUNCTIONS: [&str; 6] = ["snapshot", "copy", "prune", "restore", "monitor", "drill"];
 
 fn now() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2026-11-26T12:00:00Z")
@@ -25,6 +25,7 @@ fn parse(function: &str, payload: &Value) -> Option<Error> {
         "prune" => lifeboat_prune::event::parse(payload, now()).err(),
         "restore" => lifeboat_restore::event::parse(payload).err(),
         "monitor" => lifeboat_monitor::event::parse(payload, now()).err(),
+        "drill" => lifeboat_drill::event::parse(payload, now()).err(),
         other => panic!("no parser for {other}"),
     }
 }
@@ -55,6 +56,7 @@ fn any_json() -> impl Strategy<Value = Value> {
         Just("database".to_string()),
         Just("target".to_string()),
         Just("action".to_string()),
+        Just("drill".to_string()),
         Just("dry_run".to_string()),
         Just("overrides".to_string()),
         Just("alarmData".to_string()),

@@ -121,6 +121,8 @@ const OPERATIONS: &[Operation] = &[
     op("delete_object",                       "s3",    "DeleteObject",                    "s3:DeleteObject"),
     // EventBridge: Lifeboat's own events.
     op("put_events",                          "events","PutEvents",                       "events:PutEvents"),
+    // Lambda: the user's drill validator.
+    op("invoke",                              "lambda","Invoke",                          "lambda:InvokeFunction"),
 ];
 
 fn operation_by_method(method: &str) -> Option<&'static Operation> {
@@ -221,6 +223,26 @@ const NOT_EXERCISED: &[(&str, &str, &str)] = &[
         "restore",
         "rds:DeleteDBCluster",
         "the same rollback, deleting the half-made cluster",
+    ),
+    (
+        "drill",
+        "rds:ModifyDBInstance",
+        "turning off the deletion protection of a drill DB that has it (a drill restores without), before deleting it; or the restore's rollback",
+    ),
+    (
+        "drill",
+        "rds:DescribeDBParameterGroups",
+        "a drill restores a DB as captured, looking its custom groups up in the region; the scenario's DBs use the default groups (the restore scenario looks each kind up)",
+    ),
+    (
+        "drill",
+        "rds:DescribeDBClusterParameterGroups",
+        "the same, for a cluster's custom parameter group",
+    ),
+    (
+        "drill",
+        "rds:DescribeOptionGroups",
+        "the same, for a custom option group",
     ),
 ];
 
@@ -821,6 +843,34 @@ fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
     }
 }
 
+/// The function crates whose code `function` runs: its own, and the other
+/// function crates its `Cargo.toml` depends on (the drill restores through
+/// `lifeboat-restore`'s own code).
+fn crates_of(function: &str) -> Vec<Crate> {
+    let manifest = repo_root()
+        .join("functions")
+        .join(function)
+        .join("Cargo.toml");
+    let text = std::fs::read_to_string(&manifest)
+        .unwrap_or_else(|e| panic!("read {}: {e}", manifest.display()));
+    let mut crates = vec![Crate::Function(function.to_string())];
+    crates.extend(
+        function_names()
+            .into_iter()
+            .filter(|other| other != function)
+            .filter(|other| {
+                let dependency = format!("lifeboat-{other}");
+                text.lines().any(|line| {
+                    line.split(['=', '.', ' '])
+                        .next()
+                        .is_some_and(|name| name == dependency)
+                })
+            })
+            .map(Crate::Function),
+    );
+    crates
+}
+
 /// The function crates: `functions/<name>`.
 fn function_names() -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(repo_root().join("functions"))
@@ -953,7 +1003,7 @@ impl Code {
     /// The shared fns function `function` reaches, each with how: from
     /// which shared fn (`None`: from the function's own crate) and where.
     fn reached(&self, function: &str) -> BTreeMap<Node, (Option<Node>, String)> {
-        let krate = Crate::Function(function.to_string());
+        let crates = crates_of(function);
         let mut via: BTreeMap<Node, (Option<Node>, String)> = BTreeMap::new();
         let mut queue = VecDeque::new();
         type Via = BTreeMap<Node, (Option<Node>, String)>;
@@ -970,7 +1020,7 @@ impl Code {
             }
         }
         for (f, file) in self.files.iter().enumerate() {
-            if file.krate != krate {
+            if !crates.contains(&file.krate) {
                 continue;
             }
             for r in &file.references {
@@ -1005,9 +1055,9 @@ impl Code {
     /// What function `function` can call: each action with the first call
     /// site found and how the function gets there.
     fn reach(&self, function: &str) -> BTreeMap<&'static str, Evidence> {
-        let krate = Crate::Function(function.to_string());
+        let crates = crates_of(function);
         let mut actions: BTreeMap<&'static str, Evidence> = BTreeMap::new();
-        for file in self.files.iter().filter(|f| f.krate == krate) {
+        for file in self.files.iter().filter(|f| crates.contains(&f.krate)) {
             for site in &file.sites {
                 actions
                     .entry(site.operation.action)
@@ -1586,6 +1636,17 @@ fn proxied(world: &World, extra: &[(&str, &str)]) -> (Proxy, Context) {
     (proxy, ctx)
 }
 
+/// A recovery stack's function context in the first DR region, its calls
+/// through `proxy`.
+fn recovery_stack(world: &World, proxy: &Proxy, extra: &[(&str, &str)]) -> Context {
+    let mut account = world.account.clone();
+    account.endpoint = proxy.url();
+    let clients = Clients::from_sdk_config(account.sdk_config(WEST));
+    let mut settings = vec![("LIFEBOAT_STACK_ROLE", "recovery")];
+    settings.extend_from_slice(extra);
+    world.context_in(WEST, clients, &settings)
+}
+
 /// A sample event with ARNs in this world's account.
 fn in_account(world: &World, name: &str) -> Value {
     let text = sample_event(name)
@@ -1830,22 +1891,63 @@ async fn run_every_function(world: &World) -> BTreeMap<&'static str, BTreeMap<Ca
         .send()
         .await
         .unwrap();
-    let mut account = world.account.clone();
-    account.endpoint = proxy.url();
-    let clients = Clients::from_sdk_config(account.sdk_config(WEST));
-    let ctx = world.context_in(
-        WEST,
-        clients,
-        &[
-            ("LIFEBOAT_STACK_ROLE", "recovery"),
-            ("LIFEBOAT_DRILL_MAX_AGE_SECONDS", "1209600"),
-        ],
+    let ctx = recovery_stack(
+        world,
+        &proxy,
+        &[("LIFEBOAT_DRILL_MAX_AGE_SECONDS", "1209600")],
     );
     let watched = lifeboat_monitor::handle(&ctx, lambda(json!({})))
         .await
         .unwrap();
     assert!(!watched.outcomes.is_empty(), "{watched:?}");
     seen.insert("monitor", proxy.take().calls);
+
+    // drill, as the recovery stack in the first DR region runs it: a start
+    // (deleting a crashed drill's leftover, restoring each DB with a copy
+    // there, the encrypted instance and cluster among them), a check and a
+    // finish of each (verify, the validator, delete, record). The
+    // validator's Invoke goes through the proxy to moto, which has no
+    // such function: the call is what counts here.
+    seed::instance(
+        &world.clients.rds_in(WEST),
+        "lifeboat-drill-orders-20261101",
+        "postgres",
+        &[("lifeboat:drill", "true")],
+    )
+    .await;
+    let ctx = recovery_stack(
+        world,
+        &proxy,
+        &[
+            ("LIFEBOAT_DRILL_SUBNET_GROUP", "dr-subnets"),
+            ("LIFEBOAT_DRILL_SECURITY_GROUPS", "sg-0dr"),
+            ("LIFEBOAT_DRILL_VALIDATOR", "check-orders"),
+        ],
+    );
+    let validator = lifeboat_drill::validator::Validator::with_endpoint(&ctx, Some(&proxy.url()));
+    let drill = |payload: Value| {
+        let (ctx, validator) = (&ctx, &validator);
+        async move {
+            lifeboat_drill::handle(ctx, validator, lambda(payload.clone()))
+                .await
+                .map(as_json)
+                .unwrap_or_else(|e| panic!("drill {payload}: {e}"))
+        }
+    };
+    let started = drill(json!({})).await;
+    assert!(
+        outcomes(&started)
+            .iter()
+            .any(|o| o.ends_with("\"deleted\"")),
+        "{started:#}"
+    );
+    let drills = started["drills"].as_array().cloned().unwrap_or_default();
+    assert!(drills.len() >= 2, "{started:#}");
+    for d in drills {
+        let checked = drill(json!({"action": "check", "drill": d})).await;
+        drill(json!({"action": "finish", "drill": checked["drill"]})).await;
+    }
+    seen.insert("drill", proxy.take().calls);
     seen
 }
 

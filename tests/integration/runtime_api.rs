@@ -2,6 +2,7 @@
 //! every sample event in `events/` that belongs to each.
 
 use lambda_runtime::LambdaEvent;
+use lifeboat_tests::invoke::ValidatorStandIn;
 use lifeboat_tests::runtime::run_debug;
 use lifeboat_tests::{sample_event, samples_for, seed, World};
 use serde_json::{json, Value};
@@ -171,6 +172,61 @@ async fn every_monitor_sample_event_runs_through_the_runtime_api() {
     }
 }
 
+/// The drill's samples, through the built binary as a recovery stack in
+/// the DR region runs it, the validator's Invoke aimed at the stand-in
+/// with the SDK's own `AWS_ENDPOINT_URL_LAMBDA`: the step for a drill DB
+/// that is not there finds it gone; a manual and a scheduled start each
+/// start a drill of what they name.
+#[tokio::test]
+async fn every_drill_sample_event_runs_through_the_runtime_api() {
+    const DR: &str = "us-west-2";
+    let world = crate::restore::copied_to(DR).await;
+    let validator = ValidatorStandIn::start(json!({"status": "passed"}), false);
+    let (names, events) = samples_for("drill");
+    assert_eq!(
+        names,
+        [
+            "drill-check.json",
+            "drill-manual.json",
+            "drill-scheduled.json"
+        ]
+    );
+    let env = world.settings_in(
+        DR,
+        &[
+            ("LIFEBOAT_STACK_ROLE", "recovery"),
+            ("LIFEBOAT_DRILL_SUBNET_GROUP", "dr-subnets"),
+            ("LIFEBOAT_DRILL_VALIDATOR", "check-orders"),
+            ("AWS_ENDPOINT_URL_LAMBDA", validator.url()),
+        ],
+    );
+    let run = run_debug("drill", env, events).await;
+    let responses = run.responses(&names);
+    assert_eq!(responses[0]["state"], "gone", "{:#}", responses[0]);
+    let drills = |r: &Value| -> Vec<String> {
+        let mut targets: Vec<String> = r["drills"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["target"].as_str().unwrap().to_string())
+            .collect();
+        targets.sort();
+        targets
+    };
+    let today = lifeboat::domain::naming::drill_identifier("orders", chrono::Utc::now());
+    assert_eq!(drills(responses[1]), [today], "{:#}", responses[1]);
+    // The schedule's time names its drills; both DBs have copies here.
+    assert_eq!(
+        drills(responses[2]),
+        [
+            "lifeboat-drill-ledger-20261129",
+            "lifeboat-drill-orders-20261129"
+        ],
+        "{:#}",
+        responses[2]
+    );
+}
+
 /// Start-up refuses a missing or malformed setting, naming it, before any
 /// event is taken.
 async fn refuses_to_start(function: &str, env: Vec<(String, String)>, setting: &str) {
@@ -251,6 +307,23 @@ async fn a_missing_or_malformed_setting_stops_start_up_naming_it() {
         "monitor",
         world.settings(&[("LIFEBOAT_RPO_SECONDS", "a day")]),
         "LIFEBOAT_RPO_SECONDS",
+    )
+    .await;
+    // A drill runs in the DR region it tests: a stack with DR regions is
+    // not one.
+    refuses_to_start(
+        "drill",
+        world.settings(&[
+            ("LIFEBOAT_STACK_ROLE", "recovery"),
+            ("LIFEBOAT_DR_REGIONS", "us-west-2"),
+        ]),
+        "LIFEBOAT_DR_REGIONS",
+    )
+    .await;
+    refuses_to_start(
+        "drill",
+        world.settings(&[("LIFEBOAT_DRILL_SECURITY_GROUPS", "default")]),
+        "LIFEBOAT_DRILL_SECURITY_GROUPS",
     )
     .await;
 }

@@ -50,6 +50,7 @@ fn settings_of(name: &str) -> &'static [&'static str] {
         "prune" => lifeboat_prune::SETTINGS,
         "restore" => lifeboat_restore::SETTINGS,
         "monitor" => lifeboat_monitor::SETTINGS,
+        "drill" => lifeboat_drill::SETTINGS,
         other => panic!("functions/{other} is not known to this test: add its SETTINGS here"),
     }
 }
@@ -76,7 +77,7 @@ impl Role {
 fn deployed_in(role: Role) -> &'static [&'static str] {
     match role {
         Role::Primary => &["copy", "monitor", "prune", "restore", "snapshot"],
-        Role::Recovery => &["monitor", "restore"],
+        Role::Recovery => &["drill", "monitor", "restore"],
     }
 }
 
@@ -564,6 +565,7 @@ fn every_sample_event_parses_and_is_accepted() {
             "prune" => lifeboat_prune::event::parse(&event, now).map(|_| ()),
             "restore" => lifeboat_restore::event::parse(&event).map(|_| ()),
             "monitor" => lifeboat_monitor::event::parse(&event, now).map(|_| ()),
+            "drill" => lifeboat_drill::event::parse(&event, now).map(|_| ()),
             other => {
                 panic!("events/{file}: no function {other}; name samples <function>-<what>.json")
             }

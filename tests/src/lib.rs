@@ -8,6 +8,7 @@
 pub mod account;
 pub mod binaries;
 pub mod eventlog;
+pub mod invoke;
 pub mod moto;
 pub mod proxy;
 pub mod runtime;

@@ -994,6 +994,9 @@ pub fn classify(method: &str, target: &str, headers: &[(String, String)], body: 
         action
     } else if service == "s3" {
         s3_operation(method, path, query, headers)
+    } else if service == "lambda" && method == "POST" && path.ends_with("/invocations") {
+        // Lambda's REST protocol: POST /2015-03-31/functions/<name>/invocations.
+        "Invoke".to_string()
     } else {
         format!("{method} {path}")
     };

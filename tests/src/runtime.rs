@@ -257,38 +257,52 @@ fn serve(stream: TcpStream, shared: &Shared) {
         return;
     };
     let mut reader = BufReader::new(stream);
-    loop {
-        let mut request_line = String::new();
-        if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
-            return;
-        }
-        let mut content_length = 0usize;
-        loop {
-            let mut line = String::new();
-            if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                return;
-            }
-            let line = line.trim_end();
-            if line.is_empty() {
-                break;
-            }
-            if let Some((k, v)) = line.split_once(':') {
-                if k.eq_ignore_ascii_case("content-length") {
-                    content_length = v.trim().parse().unwrap_or(0);
-                }
-            }
-        }
-        let mut body = vec![0; content_length];
-        if reader.read_exact(&mut body).is_err() {
-            return;
-        }
-        let mut parts = request_line.split_whitespace();
-        let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-        let reply = route(method, path, &body, shared);
+    while let Some(request) = read_request(&mut reader) {
+        let reply = route(&request.method, &request.path, &request.body, shared);
         if writer.write_all(&reply).is_err() {
             return;
         }
     }
+}
+
+/// One HTTP/1.1 request as a small local server reads it.
+pub struct Request {
+    pub method: String,
+    pub path: String,
+    pub body: Vec<u8>,
+}
+
+/// The next request on a keep-alive connection, or `None` once it is
+/// closed (or cannot be read).
+pub fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
+    let mut request_line = String::new();
+    if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
+        return None;
+    }
+    let mut content_length = 0usize;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return None;
+        }
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = line.split_once(':') {
+            if k.eq_ignore_ascii_case("content-length") {
+                content_length = v.trim().parse().unwrap_or(0);
+            }
+        }
+    }
+    let mut body = vec![0; content_length];
+    reader.read_exact(&mut body).ok()?;
+    let mut parts = request_line.split_whitespace();
+    Some(Request {
+        method: parts.next().unwrap_or_default().to_string(),
+        path: parts.next().unwrap_or_default().to_string(),
+        body,
+    })
 }
 
 fn route(method: &str, path: &str, body: &[u8], shared: &Shared) -> Vec<u8> {

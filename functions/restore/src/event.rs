@@ -2,6 +2,8 @@
 //! Both are typed by hand at the worst moment, so unknown fields and invalid
 //! identifiers are refused by name.
 
+use std::collections::BTreeMap;
+
 use lifeboat::domain::identifier;
 use lifeboat::domain::identifier::parse_snapshot_arn;
 use lifeboat::domain::model::DatabaseKind;
@@ -39,6 +41,9 @@ pub struct RestoreRequest {
     pub target: String,
     pub dry_run: bool,
     pub overrides: Overrides,
+    /// Tags every DB the restore creates carries besides the source DB's
+    /// own: a drill's `lifeboat:drill=true`. No request event sets them.
+    pub tags: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -106,6 +111,7 @@ pub fn parse(payload: &Value) -> Result<Request, Error> {
                 target: identifier::validate("target", &r.target)?,
                 dry_run: r.dry_run,
                 overrides: r.overrides,
+                tags: BTreeMap::new(),
             })))
         }
         Some(Some("status")) => {

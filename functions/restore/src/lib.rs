@@ -175,6 +175,16 @@ async fn find_record(
     catalog.get(key).await.map_err(unreadable)
 }
 
+/// The catalog record of `snapshot` (of `database`), or why there is none:
+/// what a restore plans from, for a drill to verify against.
+pub async fn snapshot_record(
+    catalog: &Catalog,
+    database: &str,
+    snapshot: &Snapshot,
+) -> Result<Record<SnapshotRecord>, String> {
+    find_record(catalog, database, snapshot, &mut HashMap::new()).await
+}
+
 /// Picks the snapshot to restore and finds its catalog record.
 async fn resolve(
     catalog: &Catalog,
@@ -396,6 +406,9 @@ pub async fn start(
         .and_then(|e| e.record.body.restore_id.clone())
         .unwrap_or_else(|| restore_plan::restore_id(&request.target, now));
     plan.tag_with_restore_id(&restore_id);
+    for (key, value) in &request.tags {
+        plan.tag(key, value);
+    }
     let ours: Vec<&str> = found
         .iter()
         .filter(|(_, _, e)| e.is_made_by(&restore_id))

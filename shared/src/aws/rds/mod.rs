@@ -3,6 +3,7 @@
 //! both ways, times, and the one place where an RDS error that is really an
 //! outcome ("already exists", "not found") is told from a failure.
 
+pub mod drill;
 pub mod fleet;
 pub mod restore;
 pub mod snapshots;
