@@ -30,6 +30,8 @@ const EXAMPLES: &str = "Examples:
   lifeboat restore orders --region us-west-2 --target orders-dr --dry-run
   lifeboat restore orders --region us-west-2 --target orders-dr --yes --wait
   lifeboat restore-status --region us-west-2 --target orders-dr --wait
+  lifeboat drill orders --region us-west-2 --wait
+  lifeboat drills --region us-west-2
   lifeboat completions bash > /etc/bash_completion.d/lifeboat";
 
 #[derive(Debug, Parser)]
@@ -230,6 +232,30 @@ Examples:
   lifeboat restore-status --region us-west-2 --target orders-dr --wait")]
     RestoreStatus(RestoreStatusArgs),
 
+    /// Drill the recovery of a DB in a DR region: restore its newest copy
+    /// there, verify it, delete it, record the recovery time and point.
+    #[command(
+        after_help = "With --wait the drill runs here, step by step as the drill state machine \
+runs it, and ends with its verdict, the recovery time achieved and the data's age; Ctrl-C \
+stops it early: the drill DB is deleted and the drill recorded as failed. Without --wait the \
+drill is handed to the region's drill state machine (--drill-state-machine, the recovery \
+stack's DrillStateMachineArn output).
+
+Examples:
+  lifeboat drill orders --region us-west-2 --wait
+  lifeboat drill orders --region us-west-2 --instance-class db.t4g.medium --wait
+  lifeboat drill orders ledger --region us-west-2 \\
+      --drill-state-machine arn:aws:states:us-west-2:123456789012:stateMachine:DrillStateMachine-x"
+    )]
+    Drill(DrillArgs),
+
+    /// The drills recorded in each region: verdict, recovery time, the
+    /// data's age, and each failed check.
+    #[command(after_help = "Examples:
+  lifeboat drills --region us-west-2
+  lifeboat drills orders --region us-west-2 --last 10 --output json")]
+    Drills(DrillsArgs),
+
     /// A script that completes lifeboat's commands and flags in a shell.
     #[command(after_help = "Examples:
   lifeboat completions bash > ~/.local/share/bash-completion/completions/lifeboat
@@ -411,6 +437,58 @@ pub struct RestoreStatusArgs {
     /// Seconds between two looks at the restore while waiting.
     #[arg(long, value_name = "SECONDS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub poll_seconds: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct DrillArgs {
+    /// The source DB instances or DB clusters to drill (each needs a
+    /// Lifeboat copy in the region).
+    #[arg(value_name = "DB", required = true, value_parser = database)]
+    pub databases: Vec<String>,
+
+    /// Run the drill here and watch it to its verdict.
+    #[arg(long)]
+    pub wait: bool,
+
+    /// Seconds between two looks at the drill DB while waiting.
+    #[arg(long, value_name = "SECONDS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub poll_seconds: u64,
+
+    /// The region's drill state machine, which carries a drill started
+    /// without --wait (the recovery stack's DrillStateMachineArn output).
+    #[arg(long, env = "LIFEBOAT_DRILL_STATE_MACHINE", value_name = "ARN")]
+    pub drill_state_machine: Option<String>,
+
+    /// The DB subnet group of the drill DB (else the stack's
+    /// LIFEBOAT_DRILL_SUBNET_GROUP, else the captured one).
+    #[arg(long, value_name = "NAME")]
+    pub subnet_group: Option<String>,
+
+    /// A VPC security group of the drill DB; repeat for more (else the
+    /// stack's LIFEBOAT_DRILL_SECURITY_GROUPS, else the VPC's default).
+    #[arg(long, value_name = "SG")]
+    pub security_group: Vec<String>,
+
+    /// A cheaper class for the drill DB and each cluster member (else the
+    /// stack's LIFEBOAT_DRILL_INSTANCE_CLASS, else the captured class).
+    #[arg(long, value_name = "CLASS")]
+    pub instance_class: Option<String>,
+
+    /// Your Lambda function that checks the drill DB's data (else the
+    /// stack's LIFEBOAT_DRILL_VALIDATOR).
+    #[arg(long, value_name = "FUNCTION")]
+    pub validator: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DrillsArgs {
+    /// Only these source DBs.
+    #[arg(value_name = "DB", value_parser = database)]
+    pub databases: Vec<String>,
+
+    /// The newest drills of each DB to show.
+    #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    pub last: u64,
 }
 
 #[derive(Debug, Args)]

@@ -105,6 +105,8 @@ async fn run(out: &Out, cli: &Cli) -> Result<Finished, Failure> {
         Command::RestoreStatus(args) => {
             commands::restore::status(out, &stacks, regions, profile, args).await
         }
+        Command::Drill(args) => commands::drill::drill(out, &stacks, regions, args).await,
+        Command::Drills(args) => commands::drill::drills(out, &stacks, regions, args).await,
         Command::Completions(_) => Ok(Finished::Done),
     }
 }

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Once;
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use indicatif::{ProgressBar, ProgressStyle};
 use lifeboat::domain::model::DatabaseKind;
 use lifeboat::domain::restore_plan::{Calls, Missing, Overrides};
@@ -466,7 +466,7 @@ fn print_status(out: &Out, report: &StatusReport) {
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
 /// Ctrl-C from here on only asks the watching to stop.
-fn catch_ctrl_c() {
+pub(crate) fn catch_ctrl_c() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         // Without a handler, Ctrl-C ends the process as usual.
@@ -614,7 +614,7 @@ async fn watch_and_finish(
 }
 
 /// Sleeps `total`, in short steps; true when Ctrl-C asked to stop.
-async fn pause(total: Duration) -> bool {
+pub(crate) async fn pause(total: Duration) -> bool {
     let step = Duration::from_millis(100);
     let mut slept = Duration::ZERO;
     while slept < total {
@@ -629,13 +629,13 @@ async fn pause(total: Duration) -> bool {
 
 /// The progress display: a spinner with the elapsed time on a terminal,
 /// else a line on standard error each time the state changes.
-struct Progress {
+pub(crate) struct Progress {
     bar: Option<ProgressBar>,
     last: std::cell::RefCell<String>,
 }
 
 impl Progress {
-    fn new(out: &Out) -> Self {
+    pub(crate) fn new(out: &Out) -> Self {
         let bar = out.err_terminal.then(|| {
             let bar = ProgressBar::new_spinner();
             let style = ProgressStyle::with_template("{spinner} {elapsed_precise} {msg}")
@@ -651,10 +651,19 @@ impl Progress {
     }
 
     fn show(&self, report: &StatusReport) {
-        let line = status_line(report);
+        self.show_line(
+            status_line(report),
+            report.requested_at,
+            report.elapsed_seconds.unwrap_or_default(),
+        );
+    }
+
+    /// Shows `line`, with the time since `since` (on a terminal) or
+    /// `seconds` (each line that differs from the last, elsewhere).
+    pub(crate) fn show_line(&self, line: String, since: Option<DateTime<Utc>>, seconds: i64) {
         match &self.bar {
             Some(bar) => {
-                if let Some(since) = report.requested_at {
+                if let Some(since) = since {
                     let elapsed = (Utc::now() - since).to_std().unwrap_or_default();
                     bar.set_elapsed(elapsed);
                 }
@@ -662,7 +671,6 @@ impl Progress {
             }
             None => {
                 if *self.last.borrow() != line {
-                    let seconds = report.elapsed_seconds.unwrap_or_default();
                     eprintln!("[{}] {line}", show::duration(seconds));
                     *self.last.borrow_mut() = line;
                 }
@@ -670,14 +678,14 @@ impl Progress {
         }
     }
 
-    fn error(&self, error: &str) {
+    pub(crate) fn error(&self, error: &str) {
         match &self.bar {
             Some(bar) => bar.set_message(format!("(last look failed: {error})")),
             None => eprintln!("last look failed: {error}"),
         }
     }
 
-    fn clear(&self) {
+    pub(crate) fn clear(&self) {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }

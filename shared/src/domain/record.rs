@@ -270,7 +270,13 @@ pub fn drill_key(
 /// The prefix under which one DB's drill records in `region` sort newest
 /// first.
 pub fn drills_prefix(prefix: &str, region: &str, db: (DatabaseKind, &str)) -> String {
-    format!("{prefix}drills/{region}/{}/", db_path(db))
+    format!("{}{}/", region_drills_prefix(prefix, region), db_path(db))
+}
+
+/// The prefix of every drill record in `region`: by DB, each DB's newest
+/// first.
+pub fn region_drills_prefix(prefix: &str, region: &str) -> String {
+    format!("{prefix}drills/{region}/")
 }
 
 /// The prefix under which one target's restore records sort newest first.

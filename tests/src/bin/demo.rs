@@ -180,6 +180,40 @@ async fn main() {
         tally.refused.values().sum::<u64>(),
         tally.in_region(recovery)
     );
+
+    println!(
+        "\n#### 7. Proof of recovery: a drill of orders in {recovery}, then the monitor's table"
+    );
+    println!(
+        "   restored from the newest copy through the restore's own code, checked, deleted, recorded ({REGION} still dark):"
+    );
+    run_lifeboat(
+        &lifeboat,
+        &dark,
+        &[
+            "drill",
+            "orders",
+            "--region",
+            recovery,
+            "--subnet-group",
+            "dr-subnets",
+            "--wait",
+            "--poll-seconds",
+            "2",
+        ],
+    );
+    run_lifeboat(&lifeboat, &dark, &["drills", "--region", recovery]);
+    run_lifeboat(
+        &lifeboat,
+        &dark,
+        &[
+            "status",
+            "--region",
+            recovery,
+            "--drill-max-age-seconds",
+            "1209600",
+        ],
+    );
     proxy.bring_up(REGION);
 
     print_records(&world).await;
@@ -381,7 +415,7 @@ async fn print_snapshots(world: &World, region: &str) {
 async fn print_records(world: &World) {
     let records = world.records().await;
     println!(
-        "\n#### 7. The catalog: s3://{}/ ({} records)",
+        "\n#### 8. The catalog: s3://{}/ ({} records)",
         world.bucket,
         records.len()
     );
@@ -422,7 +456,7 @@ async fn print_records(world: &World) {
 fn print_events(world: &World) {
     let events = world.published();
     println!(
-        "\n#### 8. Events on the bus in {} ({})",
+        "\n#### 9. Events on the bus in {} ({})",
         world.region,
         events.len()
     );
