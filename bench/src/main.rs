@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{SubsecRound, Utc};
 use lifeboat_tests::proxy::{self, Proxy};
-use lifeboat_tests::runtime::{run_function, Run};
+use lifeboat_tests::runtime::{run_chained, run_function, Run};
 use lifeboat_tests::{binaries, moto, Account};
 use serde_json::{json, Value};
 
@@ -487,6 +487,48 @@ async fn snapshot_then_copy(
 /// What one cold start showed: the run, the calls it made, and the CPU
 /// time the process used (user and system), ms.
 type Invoked = (Run, proxy::Tally, Option<f64>);
+
+/// Lambda's longest timeout: what a throttled run's invocations get.
+const LAMBDA_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(900);
+
+/// One cold start of `binary` with `event`, every AWS call through
+/// `proxy`, carried on as the runs state machine carries a run that
+/// outlasts an invocation: the first invocation hands the rest to an
+/// execution of `machine` (a real `StartExecution` against moto), whose
+/// input is the next event, and each answer's `continuation` the one after,
+/// in the same process (a warm start, as Lambda would most often give).
+async fn invoke_run(
+    proxy: &Proxy,
+    binary: &std::path::Path,
+    env: Vec<(String, String)>,
+    event: Value,
+    machine: std::sync::Arc<lifeboat_tests::runs::RunStateMachine>,
+) -> Invoked {
+    proxy.take();
+    let binary = binary.to_path_buf();
+    let handle = tokio::runtime::Handle::current();
+    let (run, cpu_ms) = tokio::task::spawn_blocking(move || {
+        let before = children_cpu_ms();
+        let next = |done: &lifeboat_tests::runtime::Invocation| -> Option<Value> {
+            let answer = done.result.as_ref().ok()?;
+            if done.event.get("continue").is_some() {
+                return answer
+                    .get("continuation")
+                    .filter(|next| !next.is_null())
+                    .cloned();
+            }
+            answer["run"]["execution"].as_str()?;
+            let run_id = answer["run"]["id"].as_str()?.to_string();
+            handle.block_on(machine.input_of(&run_id))
+        };
+        let run = run_chained(&binary, &env, LAMBDA_TIMEOUT, vec![event], next);
+        let cpu_ms = before.zip(children_cpu_ms()).map(|(b, a)| a - b);
+        (run, cpu_ms)
+    })
+    .await
+    .expect("the runtime API thread");
+    (run, proxy.take(), cpu_ms)
+}
 
 /// One cold start of `binary` with one event, every AWS call through
 /// `proxy`; what it showed and the calls it made.

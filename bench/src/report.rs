@@ -420,15 +420,18 @@ fn throttled_table(report: &Report) -> String {
     );
     let _ = writeln!(
         md,
-        "| fleet | pace (calls/s, burst) | handler | throttle floor | × floor | its pace allows | RDS calls (min) | throttled | recorded | failed | CPU | peak RSS | outcomes |"
+        "| fleet | pace (calls/s, burst) | handler | invocations | throttle floor | × floor | its pace allows | RDS calls (min) | throttled | recorded | failed | CPU | peak RSS | outcomes |"
     );
-    let _ = writeln!(md, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|");
+    let _ = writeln!(
+        md,
+        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|"
+    );
     for r in &report.throttled {
         let pace = format!("{}/s, {}", r.pace.calls_per_second, r.pace.burst);
         if let Some(why) = &r.not_run {
             let _ = writeln!(
                 md,
-                "| {} | {pace} | not run | {} | – | {} | – ({}) | – | – | – | – | – | {why} |",
+                "| {} | {pace} | not run | – | {} | – | {} | – ({}) | – | – | – | – | – | {why} |",
                 fleet_label(&r.fleet),
                 seconds(r.floor_ms),
                 seconds(r.pace_floor_ms),
@@ -447,9 +450,10 @@ fn throttled_table(report: &Report) -> String {
         };
         let _ = writeln!(
             md,
-            "| {} | {pace} | {} | {} | {} | {} | {} ({}) | {share} | {} of {} | {} | {} | {} | {} |",
+            "| {} | {pace} | {} | {} | {} | {} | {} | {} ({}) | {share} | {} of {} | {} | {} | {} | {} |",
             fleet_label(&r.fleet),
             r.handler_ms.map_or("–".to_string(), seconds),
+            r.invocations,
             seconds(r.floor_ms),
             r.ratio().map_or("–".to_string(), |x| format!("{x:.2}")),
             seconds(r.pace_floor_ms),
@@ -473,9 +477,12 @@ fn throttled_table(report: &Report) -> String {
     if longest > 0.0 {
         let _ = writeln!(
             md,
-            "- The longest run took {} of Lambda's {:.0} s for one invocation.",
+            "- **handler** is the run's handler time over all its **invocations**: each gets \
+             Lambda's {:.0} s; a run whose RDS calls need longer stops starting DBs in time and \
+             is carried on by the runs state machine (here its execution is played against \
+             moto, each invocation in the same process). The longest run took {}.",
+            LAMBDA_LIMIT_S,
             seconds(longest),
-            LAMBDA_LIMIT_S
         );
     }
     let _ = writeln!(md);

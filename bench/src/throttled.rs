@@ -22,12 +22,14 @@ use serde::Serialize;
 
 use crate::floor::{self, Fleet};
 use crate::rate::Serving;
-use crate::{fleet, function_env, invoke, scheduled_event, Options};
+use crate::{fleet, function_env, invoke_run, scheduled_event, Options};
+use lifeboat_tests::runs::RunStateMachine;
 
-/// The longest one invocation may take in the local Lambda Runtime API
-/// (`lifeboat_tests::runtime`); a run that needs longer is not started.
-const INVOCATION_LIMIT_S: f64 = 300.0;
-/// Lambda's own limit for one invocation.
+/// The longest a throttled run may need before it is left out: the bench
+/// has to end.
+const RUN_LIMIT_S: f64 = 3600.0;
+/// Lambda's own limit for one invocation: what each invocation gets here,
+/// as a deployed function has it (`Timeout: 900`).
 pub const LAMBDA_LIMIT_S: f64 = 900.0;
 
 /// RDS's bucket per account and region, as the proxy enforces it.
@@ -122,6 +124,9 @@ pub struct ThrottledRun {
     pub init_ms: Option<f64>,
     pub handler_ms: Option<f64>,
     pub handler_ms_all: Vec<f64>,
+    /// Invocations the run took (the first, and each one the runs state
+    /// machine made to carry it on).
+    pub invocations: usize,
     pub cpu_ms: Option<f64>,
     pub peak_rss_kib: Option<u64>,
     /// RDS requests the proxy saw, throttled ones included.
@@ -192,6 +197,7 @@ pub async fn run_all(
                 init_ms: None,
                 handler_ms: None,
                 handler_ms_all: Vec::new(),
+                invocations: 0,
                 cpu_ms: None,
                 peak_rss_kib: None,
                 rds_calls: 0,
@@ -202,15 +208,9 @@ pub async fn run_all(
                 tally: Tally::default(),
             };
             let slowest = (floor_ms / 1000.0).max(pace_floor_s);
-            if slowest > 0.9 * INVOCATION_LIMIT_S {
-                let lambda = if slowest > LAMBDA_LIMIT_S {
-                    format!(", and more than one Lambda invocation ({LAMBDA_LIMIT_S:.0} s)")
-                } else {
-                    String::new()
-                };
+            if slowest > RUN_LIMIT_S {
                 run.not_run = Some(format!(
-                    "needs at least {slowest:.0} s of RDS calls: more than the local runtime API \
-                     gives one invocation ({INVOCATION_LIMIT_S:.0} s){lambda}"
+                    "needs at least {slowest:.0} s of RDS calls: more than the bench gives a run ({RUN_LIMIT_S:.0} s)"
                 ));
                 println!(
                     "\nthrottled fleet {size} at {}/s: not run, {}",
@@ -260,30 +260,44 @@ async fn once(
         pace.calls_per_second,
         pace.burst,
     );
+    // The stack's runs state machine, which carries on a run that
+    // outlasts an invocation.
+    let machine =
+        std::sync::Arc::new(RunStateMachine::create_in(&seeded.account, crate::REGION).await);
     // A full bucket in every region, as after a quiet hour.
     proxy.throttle_rds(options.throttle.burst, options.throttle.rate);
-    let env = function_env(options, &seeded, proxy, pace);
+    let mut env = function_env(options, &seeded, proxy, pace);
+    env.push((
+        lifeboat::lambda::config::RUN_STATE_MACHINE.to_string(),
+        machine.arn.clone(),
+    ));
     let event = scheduled_event(
         &format!("throttled-{}-{}", fleet.instances, pace.calls_per_second),
         &seeded.account.id,
     );
-    let (result, tally, cpu_ms) = invoke(proxy, snapshot_bin, env, event).await;
+    let (result, tally, cpu_ms) = invoke_run(proxy, snapshot_bin, env, event, machine).await;
 
-    let invocation = result.invocations.first();
     run.error = result.init_error.clone();
-    if let Some(inv) = invocation {
+    for inv in &result.invocations {
         match &inv.result {
             Ok(summary) => {
                 for (k, v) in summary["counts"].as_object().into_iter().flatten() {
-                    run.outcomes.insert(k.clone(), v.as_u64().unwrap_or(0));
+                    *run.outcomes.entry(k.clone()).or_insert(0) += v.as_u64().unwrap_or(0);
                 }
             }
             Err(_) => run.error = Some(inv.error_message()),
         }
     }
+    run.invocations = result.invocations.len();
     run.seed_s = Some(seed_s);
     run.init_ms = result.init_time.map(|t| t.as_secs_f64() * 1000.0);
-    run.handler_ms = invocation.map(|i| i.handler_time.as_secs_f64() * 1000.0);
+    run.handler_ms = (!result.invocations.is_empty()).then(|| {
+        result
+            .invocations
+            .iter()
+            .map(|i| i.handler_time.as_secs_f64() * 1000.0)
+            .sum()
+    });
     run.cpu_ms = cpu_ms;
     run.peak_rss_kib = result.peak_rss_kib;
     run.rds_calls = tally
@@ -298,17 +312,12 @@ async fn once(
         .filter(|(k, _)| k.ends_with(" throttle"))
         .map(|(_, n)| n)
         .sum();
-    let puts_failed: u64 = tally
-        .failures
-        .iter()
-        .filter(|(k, _)| k.starts_with("PutObject "))
-        .map(|(_, n)| n)
-        .sum();
-    run.recorded = tally.count("PutObject").saturating_sub(puts_failed);
+    run.recorded = snapshot_records(&seeded).await;
     run.tally = tally;
     println!(
-        "  snapshot handler {:>8.1} s  floor {:>6.1} s  pace floor {:>6.1} s  RDS calls {} (min {})  throttled {}  recorded {}  {:?}{}",
+        "  snapshot handler {:>8.1} s in {} invocation(s)  floor {:>6.1} s  pace floor {:>6.1} s  RDS calls {} (min {})  throttled {}  recorded {}  {:?}{}",
         run.handler_ms.unwrap_or(0.0) / 1000.0,
+        run.invocations,
         run.floor_ms / 1000.0,
         run.pace_floor_ms / 1000.0,
         run.rds_calls,
@@ -322,6 +331,17 @@ async fn once(
             .unwrap_or_default(),
     );
     run
+}
+
+/// The snapshot records in the seeded account's catalog.
+async fn snapshot_records(seeded: &crate::fleet::Seeded) -> u64 {
+    let clients =
+        lifeboat::aws::clients::Clients::from_sdk_config(seeded.account.sdk_config(crate::REGION));
+    let catalog = lifeboat::aws::catalog::Catalog::new(clients.s3.clone(), &seeded.bucket, "");
+    catalog
+        .list("snapshots/", usize::MAX)
+        .await
+        .map_or(0, |keys| keys.len() as u64)
 }
 
 #[cfg(test)]

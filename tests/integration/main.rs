@@ -16,6 +16,7 @@ mod permissions;
 mod prune;
 mod recovery;
 mod restore;
+mod runs;
 mod runtime_api;
 mod snapshot;
 mod template;

@@ -121,6 +121,8 @@ const OPERATIONS: &[Operation] = &[
     op("delete_object",                       "s3",    "DeleteObject",                    "s3:DeleteObject"),
     // EventBridge: Lifeboat's own events.
     op("put_events",                          "events","PutEvents",                       "events:PutEvents"),
+    // Step Functions: a run that outlasts its invocation, handed on.
+    op("start_execution",                     "states","StartExecution",                  "states:StartExecution"),
     // Lambda: the user's drill validator.
     op("invoke",                              "lambda","Invoke",                          "lambda:InvokeFunction"),
 ];
@@ -228,6 +230,21 @@ const NOT_EXERCISED: &[(&str, &str, &str)] = &[
         "drill",
         "rds:ModifyDBInstance",
         "turning off the deletion protection of a drill DB that has it (a drill restores without), before deleting it; or the restore's rollback",
+    ),
+    (
+        "snapshot",
+        "states:StartExecution",
+        "handing on a run that outlasts its invocation; runs.rs drives it against moto with a shortened deadline",
+    ),
+    (
+        "copy",
+        "states:StartExecution",
+        "handing on a reconcile that outlasts its invocation; runs.rs drives it",
+    ),
+    (
+        "prune",
+        "states:StartExecution",
+        "handing on a prune that outlasts its invocation; runs.rs drives it",
     ),
     (
         "drill",

@@ -138,7 +138,14 @@ async fn each_snapshot_gets_a_catalog_record_and_an_event() {
         .await
         .unwrap();
 
-    let records = world.records().await;
+    let all = world.records().await;
+    // The run's record: one invocation, what it did.
+    let runs = of_kind(&all, "run");
+    assert_eq!(runs.len(), 1, "{all:#?}");
+    assert_eq!(runs[0].1["invocations"], 1);
+    assert_eq!(runs[0].1["counts"]["created"], 2);
+    assert_eq!(runs[0].1["run_time"], "2026-11-24T04:00:00Z");
+    let records = of_kind(&all, "snapshot");
     assert_eq!(records.len(), 2, "{records:#?}");
     let (key, orders) = records
         .iter()
@@ -305,7 +312,16 @@ async fn a_manual_request_snapshots_named_dbs_even_untagged() {
     assert!(records
         .iter()
         .all(|(_, r)| r["trigger"]["type"] == "manual"));
-    assert_eq!(records.len(), 2);
+    assert_eq!(of_kind(&records, "snapshot").len(), 2);
+}
+
+/// The records of one kind.
+fn of_kind(records: &[(String, Value)], kind: &str) -> Vec<(String, Value)> {
+    records
+        .iter()
+        .filter(|(_, r)| r["kind"] == kind)
+        .cloned()
+        .collect()
 }
 
 #[tokio::test]
@@ -352,7 +368,7 @@ async fn an_unknown_db_fails_alone_and_the_invocation_errors_after_the_rest() {
     assert!(text.contains("unknown database \"ghost\""), "{text}");
     // orders was still snapshotted and recorded.
     assert_eq!(snapshot_ids(&world).await.len(), 1);
-    assert_eq!(world.records().await.len(), 1);
+    assert_eq!(of_kind(&world.records().await, "snapshot").len(), 1);
 }
 
 /// `{}` and manual requests have no time of their own: a Lambda retry (the
@@ -378,11 +394,11 @@ async fn a_retry_of_a_request_without_a_time_finds_its_own_snapshots() {
         // Lambda's request ids are UUIDs.
         let request_id = format!("8f5e2a1c-0000-4000-8000-00000000000{n}");
         let at = |time| lifeboat_snapshot::event::parse(&payload, time).unwrap();
-        let first = lifeboat_snapshot::run(&ctx, at(first_try), &request_id)
+        let first = lifeboat_snapshot::run(&ctx, at(first_try), &request_id, None)
             .await
             .unwrap();
         let before = snapshot_ids(&world).await;
-        let retry = lifeboat_snapshot::run(&ctx, at(later), &request_id)
+        let retry = lifeboat_snapshot::run(&ctx, at(later), &request_id, None)
             .await
             .unwrap();
         assert_eq!(
@@ -396,7 +412,7 @@ async fn a_retry_of_a_request_without_a_time_finds_its_own_snapshots() {
         assert!(first.counts.contains_key("created"), "{payload}: {first:?}");
         assert_eq!(retry.counts, first.counts, "{payload}: {retry:?}");
 
-        let other = lifeboat_snapshot::run(&ctx, at(later), &format!("another-{n}"))
+        let other = lifeboat_snapshot::run(&ctx, at(later), &format!("another-{n}"), None)
             .await
             .unwrap();
         assert!(other.counts.contains_key("created"), "{payload}: {other:?}");

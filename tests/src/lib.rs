@@ -11,6 +11,7 @@ pub mod eventlog;
 pub mod invoke;
 pub mod moto;
 pub mod proxy;
+pub mod runs;
 pub mod runtime;
 pub mod seed;
 

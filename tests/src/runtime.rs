@@ -62,6 +62,9 @@ pub struct Run {
 
 #[derive(Default)]
 struct State {
+    /// The Lambda timeout each invocation gets: its deadline is handed out
+    /// with it (`Lambda-Runtime-Deadline-Ms`).
+    timeout: Duration,
     queue: Vec<(String, Value)>,
     handed_out: HashMap<String, Instant>,
     results: HashMap<String, (Result<Value, Value>, Duration)>,
@@ -77,10 +80,27 @@ struct Shared {
 
 /// Runs `binary` with `env` and hands it `events` one at a time, in order.
 pub fn run_function(binary: &Path, env: &[(String, String)], events: &[Value]) -> Run {
+    run_chained(binary, env, INVOCATION_TIMEOUT, events.to_vec(), |_| None)
+}
+
+/// Runs `binary` with `env`, handing it `events` one at a time, then what
+/// `next` makes of each invocation (a run's continuation, as the runs state
+/// machine hands it back), each invocation with `timeout` as its Lambda
+/// timeout (its deadline: when it is handed out, plus that).
+pub fn run_chained(
+    binary: &Path,
+    env: &[(String, String)],
+    timeout: Duration,
+    events: Vec<Value>,
+    mut next: impl FnMut(&Invocation) -> Option<Value>,
+) -> Run {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind the runtime API");
     let address = listener.local_addr().expect("runtime API address");
     let shared = Arc::new(Shared {
-        state: Mutex::new(State::default()),
+        state: Mutex::new(State {
+            timeout,
+            ..State::default()
+        }),
         changed: Condvar::new(),
     });
     {
@@ -147,18 +167,23 @@ pub fn run_function(binary: &Path, env: &[(String, String)], events: &[Value]) -
     }
 
     if run.init_error.is_none() {
-        for (n, event) in events.iter().enumerate() {
+        let mut pending: std::collections::VecDeque<Value> = events.into();
+        let mut n = 0;
+        while let Some(event) = pending.pop_front() {
             let id = format!("00000000-0000-4000-8000-{n:012}");
             let mut state = lock(&shared);
             state.queue.push((id.clone(), event.clone()));
             shared.changed.notify_all();
-            let deadline = Instant::now() + INVOCATION_TIMEOUT;
+            // Lambda ends an invocation at its deadline; a function still
+            // busy a minute later is stuck.
+            let stuck = timeout + Duration::from_secs(60);
+            let deadline = Instant::now() + stuck;
             let (result, handler_time) = loop {
                 if let Some(done) = state.results.remove(&id) {
                     break done;
                 }
                 if Instant::now() > deadline {
-                    panic!("{name}: invocation {n} took longer than {INVOCATION_TIMEOUT:?}");
+                    panic!("{name}: invocation {n} took longer than {stuck:?}");
                 }
                 if let Ok(Some(status)) = child.try_wait() {
                     panic!("{name} exited during invocation {n}: {status}");
@@ -170,11 +195,14 @@ pub fn run_function(binary: &Path, env: &[(String, String)], events: &[Value]) -
                     .unwrap_or_else(|e| e.into_inner().0);
             };
             drop(state);
-            run.invocations.push(Invocation {
-                event: event.clone(),
+            let invocation = Invocation {
+                event,
                 result,
                 handler_time,
-            });
+            };
+            pending.extend(next(&invocation));
+            run.invocations.push(invocation);
+            n += 1;
         }
         run.peak_rss_kib = peak_rss_kib(child.id());
     }
@@ -319,7 +347,7 @@ fn route(method: &str, path: &str, body: &[u8], shared: &Shared) -> Vec<u8> {
                 state.handed_out.insert(id.clone(), Instant::now());
                 let deadline = std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_millis() + INVOCATION_TIMEOUT.as_millis())
+                    .map(|d| d.as_millis() + state.timeout.as_millis())
                     .unwrap_or_default()
                     .to_string();
                 let headers = [

@@ -3,8 +3,10 @@
 use aws_lambda_events::cloudwatch_events::CloudWatchEvent;
 use chrono::{DateTime, Utc};
 use lifeboat::domain::identifier;
+use lifeboat::domain::run::Run;
 use lifeboat::domain::trigger::{self, Trigger, TriggerKind};
 use lifeboat::lambda::payload::Payload;
+use lifeboat::lambda::run;
 use lifeboat::Error;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -32,12 +34,22 @@ pub enum Request {
         now: DateTime<Utc>,
     },
     /// Copy every available managed snapshot that lacks a copy somewhere.
+    /// `run`: a later invocation of a reconcile run, where it carries on.
     Reconcile {
         trigger: Trigger,
         now: DateTime<Utc>,
+        run: Option<Run>,
     },
     /// An RDS event that is not about a new manual snapshot.
     Nothing { trigger: Trigger, note: String },
+}
+
+/// What a reconcile run's later invocations get back of its request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Carried {
+    pub trigger: Trigger,
+    pub now: DateTime<Utc>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -62,11 +74,19 @@ struct RdsEventDetail {
 /// `now` is the clock: an event from more than five minutes ahead of it is
 /// refused.
 pub fn parse(payload: &Value, now: DateTime<Utc>) -> Result<Request, Error> {
+    if let Some(next) = run::continuation::<Carried>(crate::FUNCTION, payload)? {
+        return Ok(Request::Reconcile {
+            trigger: next.request.trigger,
+            now: next.request.now,
+            run: Some(next.run),
+        });
+    }
     let payload = Payload::new(payload, ACCEPTED)?;
     if payload.is_empty() {
         return Ok(Request::Reconcile {
             trigger: Trigger::new(TriggerKind::Schedule),
             now,
+            run: None,
         });
     }
     if let Some(detail_type) = payload.detail_type() {
@@ -80,6 +100,7 @@ pub fn parse(payload: &Value, now: DateTime<Utc>) -> Result<Request, Error> {
                         ..Trigger::new(TriggerKind::Schedule)
                     },
                     now: time.min(now),
+                    run: None,
                 })
             }
             Some(kind @ (DB_SNAPSHOT_EVENT | DB_CLUSTER_SNAPSHOT_EVENT)) => {

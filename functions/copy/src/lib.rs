@@ -19,13 +19,15 @@ use lifeboat::domain::copy_plan::{
 };
 use lifeboat::domain::model::Snapshot;
 use lifeboat::domain::outcome::{Entry, Outcome, Summary};
+use lifeboat::domain::restore_plan;
 use lifeboat::domain::tags;
 use lifeboat::domain::trigger::Trigger;
 use lifeboat::lambda::invocation;
+use lifeboat::lambda::run::{About, Batch};
 use lifeboat::{Context, Error};
 use serde_json::{json, Value};
 
-use crate::event::Request;
+use crate::event::{Carried, Request};
 use crate::records::{Catalogs, Copy};
 
 pub const FUNCTION: &str = "copy";
@@ -37,6 +39,7 @@ pub const SETTINGS: &[&str] = &[
     lifeboat::lambda::config::EVENT_BUS,
     lifeboat::lambda::config::RDS_CALLS_PER_SECOND,
     lifeboat::lambda::config::RDS_BURST,
+    lifeboat::lambda::config::RUN_STATE_MACHINE,
     lifeboat::lambda::config::DR_REGIONS,
     lifeboat::lambda::config::DR_KMS_KEYS,
     lifeboat::lambda::config::MAX_INFLIGHT_COPIES,
@@ -55,17 +58,25 @@ pub fn check(ctx: &Context) -> Result<(), Error> {
 
 pub async fn handle(ctx: &Context, event: LambdaEvent<Value>) -> Result<Summary, Error> {
     let request_id = event.context.request_id.clone();
+    let deadline = restore_plan::lambda_deadline(event.context.deadline);
     invocation::handle(
         event,
         |payload| event::parse(payload, Utc::now()),
-        |request| run(ctx, request, &request_id),
+        |request| Box::pin(run(ctx, request, &request_id, deadline)),
     )
     .await
 }
 
 /// Copies what `request` asks for; `request_id` (the Lambda request's)
-/// stamps the copy records, so a retry knows its own work.
-pub async fn run(ctx: &Context, request: Request, request_id: &str) -> Result<Summary, Error> {
+/// stamps the copy records, so a retry knows its own work. A reconcile is
+/// a run (`lambda::run`): its copies are made in a fixed order, none is
+/// started once the Lambda `deadline` is near, and the rest is handed on.
+pub async fn run(
+    ctx: &Context,
+    request: Request,
+    request_id: &str,
+    deadline: Option<DateTime<Utc>>,
+) -> Result<Summary, Error> {
     check(ctx)?;
     let dr_regions = ctx.config.require_dr_regions()?;
     let request = match request {
@@ -78,6 +89,17 @@ pub async fn run(ctx: &Context, request: Request, request_id: &str) -> Result<Su
     let now = match &request {
         Request::Reconcile { now, .. } | Request::Snapshots { now, .. } => *now,
         Request::Nothing { .. } => Utc::now(),
+    };
+    let batch = match &request {
+        Request::Reconcile { trigger, now, run } => Some(Batch::begin(
+            FUNCTION,
+            trigger,
+            *now,
+            request_id,
+            run.clone(),
+            deadline,
+        )),
+        _ => None,
     };
     let sources = async {
         match request {
@@ -139,22 +161,49 @@ pub async fn run(ctx: &Context, request: Request, request_id: &str) -> Result<Su
             .map(|policy| (policy, now)),
     };
     let plan = copy_plan::plan(&sources, &reachable, &settings);
-    let results: Vec<(Entry, Option<Announcement>)> = stream::iter(plan)
-        .map(|planned| carry_out(ctx, &catalogs, &trigger, planned, now, request_id))
-        .buffer_unordered(ctx.config.concurrency)
-        .collect()
-        .await;
+    let carry = |planned| carry_out(ctx, &catalogs, &trigger, planned, now, request_id);
+    let (results, worked) = match &batch {
+        Some(batch) => {
+            let left = batch
+                .run
+                .left(plan, |p| format!("{}/{}", p.region, p.snapshot.id));
+            let worked = batch.work(left, ctx.config.concurrency, carry).await;
+            let results = worked.results.clone();
+            (results, Some(worked))
+        }
+        None => {
+            let results: Vec<(Entry, Option<Announcement>)> = stream::iter(plan)
+                .map(carry)
+                .buffer_unordered(ctx.config.concurrency)
+                .collect()
+                .await;
+            (results, None)
+        }
+    };
 
     let mut events = Vec::new();
     for (entry, event) in results {
         events.extend(event);
         outcomes.push(entry);
     }
-    let mut summary = Summary::new(FUNCTION, Some(trigger), outcomes);
+    let mut summary = Summary::new(FUNCTION, Some(trigger.clone()), outcomes);
     if sources.is_empty() && summary.outcomes.is_empty() {
         summary = summary.with_message("no available Lifeboat snapshot to copy");
     }
     summary.errors = ctx.publisher().publish(&events).await;
+    if let (Some(batch), Some(worked)) = (batch, worked) {
+        let about = About {
+            trigger: &trigger,
+            time: now,
+            request: &Carried {
+                trigger: trigger.clone(),
+                now,
+            },
+        };
+        batch
+            .end(ctx, &mut summary, &worked, about, request_id)
+            .await;
+    }
     Ok(summary)
 }
 

@@ -2,10 +2,12 @@
 
 use aws_lambda_events::cloudwatch_events::CloudWatchEvent;
 use chrono::{DateTime, Utc};
+use lifeboat::domain::run::Run;
 use lifeboat::domain::trigger::{self, Trigger, TriggerKind};
 use lifeboat::lambda::payload::Payload;
+use lifeboat::lambda::run;
 use lifeboat::Error;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub const SCHEDULED_EVENT: &str = "Scheduled Event";
@@ -13,13 +15,19 @@ pub const SCHEDULED_EVENT: &str = "Scheduled Event";
 const ACCEPTED: &str =
     "a \"Scheduled Event\", {} from EventBridge Scheduler, or {\"dry_run\": true}";
 
-#[derive(Debug, Clone, PartialEq)]
+/// What an event asks for; as a run's first invocation parsed it, also
+/// what its later invocations get back (`{"continue": {"request": ...}}`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Request {
     pub trigger: Trigger,
     /// "Now" for the retention policy: the event's `time`, so a run can be
     /// reproduced exactly.
     pub now: DateTime<Utc>,
     pub dry_run: bool,
+    /// A later invocation of a run: where it carries on.
+    #[serde(skip)]
+    pub run: Option<Run>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -29,6 +37,12 @@ struct ManualRequest {
 }
 
 pub fn parse(payload: &Value, now: DateTime<Utc>) -> Result<Request, Error> {
+    if let Some(next) = run::continuation::<Request>(crate::FUNCTION, payload)? {
+        return Ok(Request {
+            run: Some(next.run),
+            ..next.request
+        });
+    }
     let payload = Payload::new(payload, ACCEPTED)?;
     let schedule = |event_id, now| Request {
         trigger: Trigger {
@@ -37,6 +51,7 @@ pub fn parse(payload: &Value, now: DateTime<Utc>) -> Result<Request, Error> {
         },
         now,
         dry_run: false,
+        run: None,
     };
     if payload.is_empty() {
         return Ok(schedule(None, now));
@@ -57,6 +72,7 @@ pub fn parse(payload: &Value, now: DateTime<Utc>) -> Result<Request, Error> {
             trigger: Trigger::new(TriggerKind::Manual),
             now,
             dry_run: manual.dry_run,
+            run: None,
         });
     }
     Err(payload.unrecognised())

@@ -19,10 +19,12 @@ use lifeboat::aws::rds;
 use lifeboat::domain::model::{Fleet, Series, Snapshot};
 use lifeboat::domain::outcome::{Entry, Outcome, Summary};
 use lifeboat::domain::record::{self, DeletionRecord, Record, RecordKind};
+use lifeboat::domain::restore_plan;
 use lifeboat::domain::retention::{self, Policy};
 use lifeboat::domain::tags;
 use lifeboat::domain::trigger::Trigger;
 use lifeboat::lambda::invocation;
+use lifeboat::lambda::run::{About, Batch};
 use lifeboat::{Context, Error};
 use serde_json::{json, Value};
 
@@ -37,6 +39,7 @@ pub const SETTINGS: &[&str] = &[
     lifeboat::lambda::config::EVENT_BUS,
     lifeboat::lambda::config::RDS_CALLS_PER_SECOND,
     lifeboat::lambda::config::RDS_BURST,
+    lifeboat::lambda::config::RUN_STATE_MACHINE,
     lifeboat::lambda::config::DR_REGIONS,
     lifeboat::lambda::config::RETENTION,
     lifeboat::lambda::config::DR_RETENTION,
@@ -53,10 +56,11 @@ pub fn check(ctx: &Context) -> Result<(), Error> {
 
 pub async fn handle(ctx: &Context, event: LambdaEvent<Value>) -> Result<Summary, Error> {
     let request_id = event.context.request_id.clone();
+    let deadline = restore_plan::lambda_deadline(event.context.deadline);
     invocation::handle(
         event,
         |payload| event::parse(payload, Utc::now().trunc_subsecs(0)),
-        |request| run(ctx, request, &request_id),
+        |request| Box::pin(run(ctx, request, &request_id, deadline)),
     )
     .await
 }
@@ -70,9 +74,25 @@ struct Decision {
 }
 
 /// Applies the retention policies; `request_id` (the Lambda request's)
-/// stamps the deletion records, so a retry knows its own.
-pub async fn run(ctx: &Context, request: Request, request_id: &str) -> Result<Summary, Error> {
+/// stamps the deletion records, so a retry knows its own. Deletions are
+/// made in a fixed order; none is started once the Lambda `deadline` is
+/// near, and the rest is handed on to the run's next invocation
+/// (`lambda::run`), which decides again as of the same "now".
+pub async fn run(
+    ctx: &Context,
+    request: Request,
+    request_id: &str,
+    deadline: Option<DateTime<Utc>>,
+) -> Result<Summary, Error> {
     check(ctx)?;
+    let batch = Batch::begin(
+        FUNCTION,
+        &request.trigger,
+        request.now,
+        request_id,
+        request.run.clone(),
+        deadline,
+    );
     // A dry run set in the configuration is a safety catch an event cannot
     // release.
     let dry_run = ctx.config.dry_run || request.dry_run;
@@ -108,6 +128,9 @@ pub async fn run(ctx: &Context, request: Request, request_id: &str) -> Result<Su
     hold_sources_of_copies(&mut listed, &ctx.config.region);
     hold_sources_of_restores(&mut listed, &restoring);
 
+    // What is kept (or would be deleted) is the first invocation's to say;
+    // the deletions are the run's items.
+    let first = !batch.is_carried_on();
     let mut outcomes = Vec::new();
     let mut errors = Vec::new();
     let mut doomed = Vec::new();
@@ -117,39 +140,44 @@ pub async fn run(ctx: &Context, request: Request, request_id: &str) -> Result<Su
             Ok(decisions) => {
                 for d in decisions {
                     match &d.keep {
-                        Some(reason) => outcomes.push(entry(
+                        Some(reason) if first => outcomes.push(entry(
                             &d,
                             Outcome::Kept {
                                 reason: reason.clone(),
                             },
                         )),
-                        None if dry_run => outcomes.push(entry(&d, Outcome::WouldDelete)),
-                        None => doomed.push(d),
+                        None if dry_run && first => outcomes.push(entry(&d, Outcome::WouldDelete)),
+                        None if !dry_run => doomed.push(d),
+                        _ => {}
                     }
                 }
             }
         }
     }
+    let doomed = batch
+        .run
+        .left(doomed, |d| format!("{}/{}", d.region, d.snapshot.id));
 
     // Each deletion is recorded in the catalog of the region it was made in.
     let mut catalogs: BTreeMap<String, Catalog> = BTreeMap::new();
-    for d in &doomed {
+    for (_, d) in &doomed {
         if !catalogs.contains_key(&d.region) {
             catalogs.insert(d.region.clone(), ctx.catalog_in(&d.region)?);
         }
     }
-    let results: Vec<(Entry, Option<Announcement>)> = stream::iter(doomed.iter())
-        .map(|d| delete(ctx, &catalogs[&d.region], &request.trigger, d, request_id))
-        .buffer_unordered(ctx.config.concurrency)
-        .collect()
+    let worked = batch
+        .work(doomed, ctx.config.concurrency, |d| {
+            let (catalogs, trigger) = (&catalogs, &request.trigger);
+            async move { delete(ctx, &catalogs[&d.region], trigger, &d, request_id).await }
+        })
         .await;
     let mut events = Vec::new();
-    for (entry, event) in results {
-        events.extend(event);
-        outcomes.push(entry);
+    for (entry, event) in &worked.results {
+        events.extend(event.clone());
+        outcomes.push(entry.clone());
     }
 
-    let mut summary = Summary::new(FUNCTION, Some(request.trigger), outcomes);
+    let mut summary = Summary::new(FUNCTION, Some(request.trigger.clone()), outcomes);
     if dry_run {
         summary = summary.with_message(format!(
             "dry run as of {}: nothing was deleted",
@@ -160,6 +188,14 @@ pub async fn run(ctx: &Context, request: Request, request_id: &str) -> Result<Su
     summary
         .errors
         .extend(ctx.publisher().publish(&events).await);
+    let about = About {
+        trigger: &request.trigger,
+        time: request.now,
+        request: &request,
+    };
+    batch
+        .end(ctx, &mut summary, &worked, about, request_id)
+        .await;
     Ok(summary)
 }
 

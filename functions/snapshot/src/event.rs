@@ -11,11 +11,13 @@ use aws_lambda_events::cloudwatch_events::CloudWatchEvent;
 use chrono::{DateTime, Utc};
 use lifeboat::domain::identifier;
 use lifeboat::domain::model::DatabaseKind;
+use lifeboat::domain::run::Run;
 use lifeboat::domain::selection::{DbRef, Scope};
 use lifeboat::domain::trigger::{self, Trigger, TriggerKind};
 use lifeboat::lambda::payload::Payload;
+use lifeboat::lambda::run;
 use lifeboat::Error;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub const SCHEDULED_EVENT: &str = "Scheduled Event";
@@ -39,6 +41,31 @@ pub struct Request {
     /// saying why.
     pub scope: Option<Scope>,
     pub note: Option<String>,
+    /// A later invocation of a run (`{"continue": ...}` from the runs
+    /// state machine): where it carries on.
+    pub run: Option<Run>,
+}
+
+/// What a run's later invocations get back of the request its first one
+/// parsed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Carried {
+    pub trigger: Trigger,
+    pub recovery_point: DateTime<Utc>,
+    pub scope: Scope,
+}
+
+impl Request {
+    /// The request as a run's next invocation gets it back; `None` for a
+    /// request with nothing to do.
+    pub fn carried(&self) -> Option<Carried> {
+        Some(Carried {
+            trigger: self.trigger.clone(),
+            recovery_point: self.recovery_point,
+            scope: self.scope.clone()?,
+        })
+    }
 }
 
 /// `{"databases": [...], "reason": "..."}`
@@ -53,6 +80,16 @@ struct ManualRequest {
 type AlarmDetail = CloudWatchAlarmData<Value, Value>;
 
 pub fn parse(payload: &Value, now: DateTime<Utc>) -> Result<Request, Error> {
+    if let Some(next) = run::continuation::<Carried>(crate::FUNCTION, payload)? {
+        return Ok(Request {
+            trigger: next.request.trigger,
+            recovery_point: next.request.recovery_point,
+            from_clock: false,
+            scope: Some(next.request.scope),
+            note: None,
+            run: Some(next.run),
+        });
+    }
     let payload = Payload::new(payload, ACCEPTED)?;
     if payload.is_empty() {
         return Ok(Request {
@@ -101,6 +138,7 @@ fn scheduled(event_id: Option<String>, time: DateTime<Utc>) -> Request {
         from_clock: false,
         scope: Some(Scope::Selected),
         note: None,
+        run: None,
     }
 }
 
@@ -131,6 +169,7 @@ fn alarm(
                 "alarm {} is in state {state}, not ALARM: nothing to snapshot",
                 data.alarm_name
             )),
+            run: None,
         });
     }
     let refs = alarm_databases(&data.configuration)?;
@@ -144,6 +183,7 @@ fn alarm(
             Scope::Named(refs)
         }),
         note: None,
+        run: None,
     })
 }
 
@@ -207,6 +247,7 @@ fn manual_request(manual: ManualRequest, now: DateTime<Utc>) -> Result<Request, 
         from_clock: true,
         scope: Some(Scope::Named(refs)),
         note: None,
+        run: None,
     })
 }
 

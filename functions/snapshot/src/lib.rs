@@ -9,8 +9,7 @@ pub mod event;
 
 use std::collections::BTreeSet;
 
-use chrono::{SubsecRound, Utc};
-use futures_util::{stream, StreamExt};
+use chrono::{DateTime, SubsecRound, Utc};
 use lambda_runtime::LambdaEvent;
 use lifeboat::aws::catalog::{Catalog, Ownership};
 use lifeboat::aws::publisher::Announcement;
@@ -18,14 +17,16 @@ use lifeboat::aws::rds;
 use lifeboat::domain::model::{Database, Snapshot};
 use lifeboat::domain::outcome::{Entry, Outcome, Summary};
 use lifeboat::domain::record::{self, Record, RecordKind, SnapshotRecord};
+use lifeboat::domain::restore_plan;
 use lifeboat::domain::selection::Scope;
 use lifeboat::domain::trigger::{Trigger, TriggerKind};
 use lifeboat::domain::{naming, repair, selection, tags};
 use lifeboat::lambda::invocation;
+use lifeboat::lambda::run::{About, Batch};
 use lifeboat::{Context, Error};
 use serde_json::{json, Value};
 
-use crate::event::Request;
+use crate::event::{Carried, Request};
 
 pub const FUNCTION: &str = "snapshot";
 
@@ -36,6 +37,7 @@ pub const SETTINGS: &[&str] = &[
     lifeboat::lambda::config::EVENT_BUS,
     lifeboat::lambda::config::RDS_CALLS_PER_SECOND,
     lifeboat::lambda::config::RDS_BURST,
+    lifeboat::lambda::config::RUN_STATE_MACHINE,
     lifeboat::lambda::config::SELECT_TAG,
 ];
 
@@ -48,10 +50,13 @@ pub fn check(_ctx: &Context) -> Result<(), Error> {
 /// The Lambda handler: parse, act, summarise.
 pub async fn handle(ctx: &Context, event: LambdaEvent<Value>) -> Result<Summary, Error> {
     let request_id = event.context.request_id.clone();
+    let deadline = restore_plan::lambda_deadline(event.context.deadline);
     invocation::handle(
         event,
         |payload| event::parse(payload, Utc::now().trunc_subsecs(0)),
-        |request| run(ctx, request, &request_id),
+        // Boxed: the whole run's future is too deep a type for the
+        // compiler's default limit.
+        |request| Box::pin(run(ctx, request, &request_id, deadline)),
     )
     .await
 }
@@ -60,12 +65,21 @@ pub async fn handle(ctx: &Context, event: LambdaEvent<Value>) -> Result<Summary,
 /// `request_id` is the Lambda request's: a retry of a request that has no
 /// time of its own (`{}`, a manual request) carries the same id, and finds
 /// the recovery point (so the snapshots) its first attempt chose.
-pub async fn run(ctx: &Context, mut request: Request, request_id: &str) -> Result<Summary, Error> {
-    let Some(scope) = request.scope.clone() else {
+///
+/// The DBs are taken in a fixed order; no new one is started once the
+/// Lambda `deadline` is near, and the rest is handed on to the next
+/// invocation of the run (`lambda::run`), with the same recovery point.
+pub async fn run(
+    ctx: &Context,
+    mut request: Request,
+    request_id: &str,
+    deadline: Option<DateTime<Utc>>,
+) -> Result<Summary, Error> {
+    let Some(carried) = request.carried() else {
         let note = request.note.clone().unwrap_or_default();
         return Ok(Summary::new(FUNCTION, Some(request.trigger), Vec::new()).with_message(note));
     };
-    let scope = &scope;
+    let scope = &carried.scope;
     let retry_key = (request.from_clock && !request_id.is_empty()).then_some(request_id);
     if let Some(id) = retry_key {
         if let Some(earlier) = earlier_recovery_point(ctx, id).await? {
@@ -73,6 +87,14 @@ pub async fn run(ctx: &Context, mut request: Request, request_id: &str) -> Resul
             request.recovery_point = earlier;
         }
     }
+    let batch = Batch::begin(
+        FUNCTION,
+        &request.trigger,
+        request.recovery_point,
+        request_id,
+        request.run.clone(),
+        deadline,
+    );
 
     // A scheduled run of every selected DB also records what earlier runs
     // took but could not record (the catalog was unreachable).
@@ -86,31 +108,59 @@ pub async fn run(ctx: &Context, mut request: Request, request_id: &str) -> Resul
     let selection = selection::select(&fleet, scope, &ctx.config.select_tag);
     let catalog = ctx.catalog();
 
-    let repairs: Vec<Vec<Done>> = stream::iter(selection.targets.iter().filter(|_| repairing))
-        .map(|db| record_unrecorded(ctx, &catalog, &taken, db, &request, request_id))
-        .buffer_unordered(ctx.config.concurrency)
-        .collect()
-        .await;
-    let results: Vec<Done> = stream::iter(selection.targets.iter())
-        .map(|db| snapshot_one(ctx, &catalog, &request, retry_key, request_id, db))
-        .buffer_unordered(ctx.config.concurrency)
-        .collect()
+    // Each DB: the snapshots earlier runs could not record, then its
+    // snapshot of this run.
+    let left = batch.run.left(selection.targets, |db| run_key(db));
+    let worked = batch
+        .work(left, ctx.config.concurrency, |db| {
+            let (catalog, taken, request) = (&catalog, &taken, &request);
+            async move {
+                let mut done = match repairing {
+                    true => record_unrecorded(ctx, catalog, taken, db, request, request_id).await,
+                    false => Vec::new(),
+                };
+                done.push(snapshot_one(ctx, catalog, request, retry_key, request_id, db).await);
+                done
+            }
+        })
         .await;
 
-    let mut outcomes = selection.outcomes;
+    // What the selection decided without a call is the first invocation's
+    // to say.
+    let mut outcomes = match batch.is_carried_on() {
+        false => selection.outcomes,
+        true => Vec::new(),
+    };
     let mut events = Vec::new();
-    for done in repairs.into_iter().flatten().chain(results) {
-        events.extend(done.announce);
-        outcomes.push(done.entry);
+    for done in worked.results.iter().flatten() {
+        events.extend(done.announce.clone());
+        outcomes.push(done.entry.clone());
     }
 
     let mut summary = Summary::new(FUNCTION, Some(request.trigger.clone()), outcomes);
     summary.errors = ctx.publisher().publish(&events).await;
+    let about = About {
+        trigger: &request.trigger,
+        time: request.recovery_point,
+        request: &Carried {
+            recovery_point: request.recovery_point,
+            ..carried.clone()
+        },
+    };
+    batch
+        .end(ctx, &mut summary, &worked, about, request_id)
+        .await;
     Ok(summary)
+}
+
+/// A DB's place in a run: by kind, then identifier.
+fn run_key(db: &Database) -> String {
+    format!("{}/{}", db.kind.as_str(), db.identifier)
 }
 
 /// One DB's (or one repaired snapshot's) outcome, and the event to
 /// announce it, if this request is the one to announce it.
+#[derive(Clone)]
 struct Done {
     entry: Entry,
     announce: Option<Announcement>,

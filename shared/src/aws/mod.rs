@@ -12,3 +12,5 @@ pub mod pacing;
 pub mod publisher;
 /// RDS: the fleet, snapshots and their copies, and restores.
 pub mod rds;
+/// Step Functions: a run that outlasts its invocation, handed on.
+pub mod runs;

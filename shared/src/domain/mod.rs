@@ -26,6 +26,9 @@ pub mod repair;
 pub mod restore_plan;
 /// Grandfather-father-son retention: which snapshots a policy keeps.
 pub mod retention;
+/// Runs that outlast an invocation: their identity, their order, where the
+/// next invocation starts, when to stop starting work.
+pub mod run;
 /// Which DBs a snapshot run takes, and why it skips the others.
 pub mod selection;
 /// Lifeboat's tags: the selection tag it reads, the tags it writes, and the

@@ -158,6 +158,33 @@ pub struct Summary {
     /// published. They fail the invocation like a failed DB does.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<String>,
+    /// The run this invocation is part of (snapshot, copy's reconcile,
+    /// prune: `domain::run`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run: Option<RunReport>,
+    /// For an invocation by the runs state machine: the event of the run's
+    /// next invocation, or null when the run is done.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub continuation: Option<serde_json::Value>,
+}
+
+/// A run's part in one invocation.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunReport {
+    pub id: String,
+    /// This invocation's place in the run, from 1.
+    pub batch: u32,
+    /// The catalog record it wrote: the run's (on its last invocation), or
+    /// this batch's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub record: Option<String>,
+    /// Where the next invocation starts: after this item. None: the run is
+    /// done.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub left_after: Option<String>,
+    /// The Step Functions execution the rest was handed to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub execution: Option<String>,
 }
 
 impl Summary {
@@ -176,6 +203,8 @@ impl Summary {
             counts,
             outcomes,
             errors: Vec::new(),
+            run: None,
+            continuation: None,
         }
     }
 

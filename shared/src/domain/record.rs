@@ -11,7 +11,15 @@
 //! restores/<region>/<target>/<inverted-time>-available.json
 //! restores/<region>/<target>/<inverted-time>-failed.json
 //! drills/<region>/<kind>/<database>/<inverted-time>-<target>.json
+//! runs/<function>/<inverted-run-time>-<run-id>/run.json
+//! runs/<function>/<inverted-run-time>-<run-id>/batch-<NNNN>.json
 //! ```
+//!
+//! A run (`domain::run`) that took more than one invocation has a `run_batch`
+//! record per invocation, and its last writes the `run` record of them all;
+//! a run of one invocation has its `run` record alone. The time of a run's
+//! keys is the run's own (its recovery point, or its "now"), the same for
+//! every delivery of its event: a redelivered run finds its record there.
 //!
 //! `<kind>` is `instance` or `cluster`: an instance and a cluster may share
 //! an identifier.
@@ -24,6 +32,8 @@
 //! digits, so S3's ascending listing returns the newest snapshot of a DB
 //! first: "the latest snapshot of orders" is one `ListObjectsV2` call with
 //! `max-keys=1`.
+
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -49,6 +59,11 @@ pub enum RecordKind {
     /// A drill: a copy restored, verified and deleted; the RTO and RPO
     /// it proved.
     Drill,
+    /// A run of snapshot, copy's reconcile or prune, all its invocations.
+    Run,
+    /// One invocation of a run that took more than one.
+    #[serde(rename = "run_batch")]
+    RunBatch,
 }
 
 /// The envelope every record shares.
@@ -277,6 +292,77 @@ pub fn drills_prefix(prefix: &str, region: &str, db: (DatabaseKind, &str)) -> St
 /// first.
 pub fn region_drills_prefix(prefix: &str, region: &str) -> String {
     format!("{prefix}drills/{region}/")
+}
+
+/// `kind: "run"`: a run of a fleet-wide function, from its first
+/// invocation to its last.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub function: String,
+    pub run_id: String,
+    pub trigger: Trigger,
+    /// The run's time: the recovery point (snapshot), "now" (copy, prune).
+    pub run_time: DateTime<Utc>,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    pub invocations: u32,
+    /// Outcomes by name, over every invocation.
+    pub counts: BTreeMap<String, usize>,
+    /// Every failed outcome, from whichever invocation.
+    pub failures: Vec<serde_json::Value>,
+    /// Problems that were no one item's (events not published, a record
+    /// not written).
+    pub errors: Vec<String>,
+    /// The `run_batch` records, for a run of more than one invocation.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub batches: Vec<String>,
+}
+
+/// `kind: "run_batch"`: what one invocation of a longer run did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunBatchRecord {
+    pub function: String,
+    pub run_id: String,
+    pub batch: u32,
+    /// Where it started: after this item's key.
+    #[serde(default)]
+    pub after: Option<String>,
+    /// Where the next invocation starts; `None` for the last.
+    #[serde(default)]
+    pub left_after: Option<String>,
+    pub counts: BTreeMap<String, usize>,
+    pub outcomes: Vec<serde_json::Value>,
+    pub errors: Vec<String>,
+}
+
+/// The prefix of a run's records.
+pub fn run_prefix(prefix: &str, function: &str, started_at: DateTime<Utc>, run_id: &str) -> String {
+    format!(
+        "{prefix}runs/{function}/{}-{run_id}/",
+        newest_first(Some(started_at))
+    )
+}
+
+/// Where a run's `run` record lives.
+pub fn run_key(prefix: &str, function: &str, started_at: DateTime<Utc>, run_id: &str) -> String {
+    format!(
+        "{}run.json",
+        run_prefix(prefix, function, started_at, run_id)
+    )
+}
+
+/// Where one invocation's `run_batch` record lives; batches sort in order.
+pub fn run_batch_key(
+    prefix: &str,
+    function: &str,
+    run_time: DateTime<Utc>,
+    run_id: &str,
+    batch: u32,
+) -> String {
+    format!(
+        "{}batch-{batch:04}.json",
+        run_prefix(prefix, function, run_time, run_id)
+    )
 }
 
 /// The prefix under which one target's restore records sort newest first.

@@ -9,7 +9,8 @@ use crate::domain::outcome::{Entry, Outcome};
 use crate::domain::tags::TagFilter;
 
 /// What the triggering event asked for.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Scope {
     /// Every DB carrying the selection tag.
     Selected,
@@ -20,7 +21,8 @@ pub enum Scope {
 
 /// A DB named in an event; `kind` is known when an alarm dimension said
 /// which (`DBInstanceIdentifier` or `DBClusterIdentifier`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DbRef {
     pub identifier: String,
     pub kind: Option<DatabaseKind>,

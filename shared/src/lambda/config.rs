@@ -36,6 +36,7 @@ pub const DRILL_SECURITY_GROUPS: &str = "LIFEBOAT_DRILL_SECURITY_GROUPS";
 pub const DRILL_INSTANCE_CLASS: &str = "LIFEBOAT_DRILL_INSTANCE_CLASS";
 pub const DRILL_VALIDATOR: &str = "LIFEBOAT_DRILL_VALIDATOR";
 pub const DRILL_TIMEOUT_MINUTES: &str = "LIFEBOAT_DRILL_TIMEOUT_MINUTES";
+pub const RUN_STATE_MACHINE: &str = "LIFEBOAT_RUN_STATE_MACHINE";
 pub const REGION: &str = "AWS_REGION";
 
 /// Every Lifeboat setting, for checks that a deployment sets only real ones.
@@ -65,6 +66,7 @@ pub const ALL: &[&str] = &[
     DRILL_INSTANCE_CLASS,
     DRILL_VALIDATOR,
     DRILL_TIMEOUT_MINUTES,
+    RUN_STATE_MACHINE,
 ];
 
 pub const DEFAULT_SELECT_TAG: &str = "lifeboat:backup=true";
@@ -153,6 +155,10 @@ pub struct Config {
     pub rpo: chrono::TimeDelta,
     pub dr_rpo: chrono::TimeDelta,
     pub drill: DrillSettings,
+    /// The state machine that carries on a run that outlasts its
+    /// invocation (`domain::run`); none: a run stops at its deadline and
+    /// fails, saying what is left.
+    pub run_state_machine: Option<String>,
 }
 
 impl Config {
@@ -351,6 +357,20 @@ impl Config {
             max_age: seconds(DRILL_MAX_AGE_SECONDS, 3600, YEAR)?.map(chrono::TimeDelta::seconds),
         };
 
+        let run_state_machine = optional(RUN_STATE_MACHINE);
+        if let Some(arn) = &run_state_machine {
+            if !(arn.starts_with("arn:")
+                && arn.contains(":states:")
+                && arn.contains(":stateMachine:"))
+            {
+                return Err(malformed(
+                    RUN_STATE_MACHINE,
+                    arn,
+                    "expected a Step Functions state machine ARN (arn:aws:states:<region>:<account>:stateMachine:<name>)",
+                ));
+            }
+        }
+
         Ok(Config {
             region,
             catalog_bucket,
@@ -372,6 +392,7 @@ impl Config {
             rpo: chrono::TimeDelta::seconds(rpo),
             dr_rpo: chrono::TimeDelta::seconds(dr_rpo),
             drill,
+            run_state_machine,
         })
     }
 

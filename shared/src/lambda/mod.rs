@@ -12,5 +12,8 @@ pub mod invocation;
 pub mod metrics;
 /// The skeleton every event parser shares.
 pub mod payload;
+/// One invocation's part of a run: within the deadline, the rest handed
+/// on to Step Functions, the run recorded.
+pub mod run;
 /// JSON logs for CloudWatch, each line carrying its invocation's request id.
 pub mod telemetry;
