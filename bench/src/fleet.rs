@@ -31,11 +31,11 @@ pub async fn seed(fleet: &Fleet, region: &str, dr_region: &str) -> Seeded {
     let account = Account::new();
     let clients = Clients::with_policy(account.sdk_config(region), lifeboat_tests::UNPACED);
     let bucket = format!("lifeboat-catalog-{}", account.id);
-    seed::bucket_in(&clients.s3, &bucket, region).await;
+    seed::bucket_in(clients.s3(), &bucket, region).await;
     let dr_bucket = format!("{bucket}-{dr_region}");
     seed::bucket_in(&clients.s3_in(dr_region), &dr_bucket, dr_region).await;
 
-    let rds = &clients.rds;
+    let rds = clients.rds();
     let fleet = *fleet;
     stream::iter(0..fleet.instances)
         .map(|i| instance(rds, fleet, i))

@@ -38,7 +38,7 @@ use crate::throttled::{Pace, Throttle};
 const REGION: &str = "us-east-1";
 const USAGE: &str = "usage: lifeboat-bench [--latency-ms 40] [--connect-latency-ms <latency>] \
     [--sizes 10,100,1000|none] [--concurrency 16] [--dr-region us-west-2] [--rate-calls 400] [--repeat 3] \
-    [--throttled-sizes 600,2000|none] [--rds-throttle 300,12] [--paces 8/150,11.5/300] \
+    [--throttled-sizes 600,2000,10000|none] [--rds-throttle 300,12] [--paces 8/150,11.5/300] \
     [--throttled-repeat 1] [--init-rounds 30] \
     [--out bench/results] [--bin-dir <dir with prebuilt lifeboat-* binaries>] \
     [--label <what was measured, instead of the commit>]
@@ -104,7 +104,7 @@ fn options() -> Result<Options, String> {
         out: moto::repo_root().join("bench/results"),
         bin_dir: None,
         label: None,
-        throttled_sizes: vec![600, 2000],
+        throttled_sizes: vec![600, 2000, 10_000],
         throttle: Throttle::RDS,
         paces: vec![Pace::PRODUCTION, Pace::FLOOR],
         throttled_repeat: 1,

@@ -337,7 +337,7 @@ async fn once(
 async fn snapshot_records(seeded: &crate::fleet::Seeded) -> u64 {
     let clients =
         lifeboat::aws::clients::Clients::from_sdk_config(seeded.account.sdk_config(crate::REGION));
-    let catalog = lifeboat::aws::catalog::Catalog::new(clients.s3.clone(), &seeded.bucket, "");
+    let catalog = lifeboat::aws::catalog::Catalog::new(clients.s3().clone(), &seeded.bucket, "");
     catalog
         .list("snapshots/", usize::MAX)
         .await

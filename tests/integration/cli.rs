@@ -242,7 +242,7 @@ async fn snapshots_lists_every_recovery_point_with_its_copies_and_what_retention
     // Retention is prune's dry run: nothing was deleted.
     let left = world
         .clients
-        .rds
+        .rds()
         .describe_db_snapshots()
         .db_snapshot_identifier(older)
         .send()
@@ -284,8 +284,8 @@ async fn snapshots_lists_every_recovery_point_with_its_copies_and_what_retention
 #[tokio::test]
 async fn snapshot_takes_the_named_dbs_now_and_shows_each_outcome() {
     let world = World::new(SOURCE).await;
-    seed::instance(&world.clients.rds, "orders", "postgres", &[seed::SELECT]).await;
-    seed::instance(&world.clients.rds, "analytics", "mysql", &[]).await;
+    seed::instance(world.clients.rds(), "orders", "postgres", &[seed::SELECT]).await;
+    seed::instance(world.clients.rds(), "analytics", "mysql", &[]).await;
 
     let text = lifeboat(
         &world,
@@ -977,7 +977,7 @@ async fn a_drill_runs_to_its_verdict_leaves_no_drill_db_and_drills_lists_it() {
 /// into the DR region), inventory never; analytics is not protected.
 async fn fresh_stale_and_missing() -> World {
     let world = World::new(SOURCE).await;
-    let rds = &world.clients.rds;
+    let rds = world.clients.rds();
     seed::instance(rds, "orders", "postgres", &[seed::SELECT]).await;
     seed::instance(rds, "analytics", "mysql", &[]).await;
     seed::cluster(

@@ -21,7 +21,7 @@ struct Setup {
 async fn snapshotted() -> Setup {
     let world = World::new(SOURCE).await;
     let source_key = world.account.kms_key(SOURCE);
-    let rds = &world.clients.rds;
+    let rds = world.clients.rds();
     seed::encrypted_instance(
         rds,
         "orders",
@@ -311,7 +311,7 @@ async fn snapshots_lifeboat_does_not_manage_are_never_copied() {
     setup
         .world
         .clients
-        .rds
+        .rds()
         .create_db_snapshot()
         .db_instance_identifier("inventory")
         .db_snapshot_identifier("hand-made")
@@ -330,7 +330,7 @@ async fn snapshots_lifeboat_does_not_manage_are_never_copied() {
     // A foreign snapshot wearing Lifeboat's tags (a hand-made copy of one,
     // say) is not Lifeboat's either: IAM lets Lifeboat act on lifeboat-*.
     seed::foreign_snapshot(
-        &setup.world.clients.rds,
+        setup.world.clients.rds(),
         "inventory",
         "copied-by-hand",
         SOURCE,

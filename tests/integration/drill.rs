@@ -132,7 +132,7 @@ fn drill_events(world: &World) -> Vec<Value> {
 async fn copied() -> World {
     let world = crate::restore::copied_to(DR).await;
     let dr = Clients::with_policy(world.account.sdk_config(DR), UNPACED);
-    seed::event_tap(&dr.events, &world.account, DR).await;
+    seed::event_tap(dr.events(), &world.account, DR).await;
     world
 }
 

@@ -43,7 +43,7 @@ async fn fleet(n: usize) -> World {
     let world = World::new(SOURCE).await;
     for i in 0..n {
         let id = format!("db-{i:02}");
-        seed::instance(&world.clients.rds, &id, "postgres", &[seed::SELECT]).await;
+        seed::instance(world.clients.rds(), &id, "postgres", &[seed::SELECT]).await;
     }
     world
 }

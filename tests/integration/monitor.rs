@@ -23,7 +23,7 @@ fn lambda(payload: Value) -> LambdaEvent<Value> {
 /// since, never snapshotted; `untagged` never protected.
 async fn fleet() -> World {
     let world = World::new(SOURCE).await;
-    let rds = &world.clients.rds;
+    let rds = world.clients.rds();
     for db in ["fresh", "stale"] {
         seed::instance(rds, db, "postgres", &[seed::SELECT]).await;
     }

@@ -77,7 +77,7 @@ async fn snapshots_in(world: &World, region: &str) -> Vec<(String, String)> {
 /// schedule and copied into each other's regions.
 async fn two_stacks() -> World {
     let world = World::new(EAST).await;
-    seed::instance(&world.clients.rds, "orders", "postgres", &[seed::SELECT]).await;
+    seed::instance(world.clients.rds(), "orders", "postgres", &[seed::SELECT]).await;
     seed::instance(
         &world.clients.rds_in(WEST),
         "orders",

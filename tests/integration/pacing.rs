@@ -42,7 +42,7 @@ async fn snapshot_behind_throttle(n: usize, burst: u32, rate: f64, pace: (f64, u
     let world = World::new(REGION).await;
     for i in 0..n {
         let id = format!("db-{i:03}");
-        seed::instance(&world.clients.rds, &id, "postgres", &[seed::SELECT]).await;
+        seed::instance(world.clients.rds(), &id, "postgres", &[seed::SELECT]).await;
     }
     let proxy = Proxy::start(moto::endpoint(), Duration::ZERO, Duration::ZERO).unwrap();
     proxy.throttle_rds(burst, rate);

@@ -1339,7 +1339,7 @@ fn the_reader_knows_impls_and_how_things_are_named() {
             fn x(tags: impl IntoIterator<Item = u8>) {}
         }
         fn y(ctx: &Context) {
-            rds::find_snapshot(&ctx.clients.rds, id, None);
+            rds::find_snapshot(ctx.clients.rds(), id, None);
             ctx.publisher().publish(&events);
             self.source.catalog.get::<Value>(&key);
             catalogs[&region].list("p", 1);
@@ -1691,7 +1691,7 @@ fn as_json<T: serde::Serialize>(value: T) -> Value {
 /// The pipeline a primary stack runs, each function through its own proxy:
 /// what each one sent, by function.
 async fn run_every_function(world: &World) -> BTreeMap<&'static str, BTreeMap<Call, u64>> {
-    let rds = &world.clients.rds;
+    let rds = world.clients.rds();
     let source_key = world.account.kms_key(SOURCE);
     seed::encrypted_instance(
         rds,
@@ -1793,7 +1793,7 @@ async fn run_every_function(world: &World) -> BTreeMap<&'static str, BTreeMap<Ca
     let recovery_point = "2026-11-24T04:00:00Z".parse().ok();
     world
         .clients
-        .s3
+        .s3()
         .put_object()
         .bucket(&world.bucket)
         .key(lifeboat::domain::record::deletion_key(

@@ -32,7 +32,7 @@ fn lambda(payload: Value) -> LambdaEvent<Value> {
 /// to the DR region, and one hand-made snapshot Lifeboat does not manage.
 async fn a_year_of_snapshots() -> World {
     let world = World::new(SOURCE).await;
-    seed::instance(&world.clients.rds, "orders", "postgres", &[seed::SELECT]).await;
+    seed::instance(world.clients.rds(), "orders", "postgres", &[seed::SELECT]).await;
     let ctx = world.context(&[]);
     let first = Utc.with_ymd_and_hms(2025, 11, 20, 4, 0, 0).unwrap();
     let days: Vec<String> = (0..365)
@@ -57,7 +57,7 @@ async fn a_year_of_snapshots() -> World {
     }
     world
         .clients
-        .rds
+        .rds()
         .create_db_snapshot()
         .db_instance_identifier("orders")
         .db_snapshot_identifier("hand-made")
@@ -67,7 +67,7 @@ async fn a_year_of_snapshots() -> World {
     // And one wearing Lifeboat's tags but not its name: a hand-made copy of
     // a Lifeboat snapshot, which the policy would delete were it Lifeboat's.
     seed::foreign_snapshot(
-        &world.clients.rds,
+        world.clients.rds(),
         "orders",
         "copied-by-hand",
         SOURCE,

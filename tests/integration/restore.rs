@@ -29,7 +29,7 @@ async fn copied() -> World {
 /// The same, copied into `dr_regions` (comma-separated, `DR` first).
 pub(crate) async fn copied_to(dr_regions: &str) -> World {
     let world = World::new(SOURCE).await;
-    let rds = &world.clients.rds;
+    let rds = world.clients.rds();
     seed::instance(
         rds,
         "orders",

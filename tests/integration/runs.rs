@@ -30,7 +30,7 @@ async fn fleet(n: usize) -> World {
     let world = World::new(REGION).await;
     for i in 0..n {
         seed::instance(
-            &world.clients.rds,
+            world.clients.rds(),
             &format!("db-{i:03}"),
             "postgres",
             &[seed::SELECT],

@@ -14,7 +14,7 @@ fn lambda(payload: Value) -> LambdaEvent<Value> {
 /// An instance and an Aurora cluster of one member, both selected; the
 /// instance encrypted with `key` when one is given.
 async fn seed_fleet(world: &World, key: Option<&str>) {
-    let rds = &world.clients.rds;
+    let rds = world.clients.rds();
     seed::encrypted_instance(rds, "orders", "postgres", &[seed::SELECT], key).await;
     seed::cluster(
         rds,
@@ -117,7 +117,7 @@ async fn every_copy_sample_event_runs_through_the_runtime_api() {
 #[tokio::test]
 async fn every_prune_sample_event_runs_through_the_runtime_api() {
     let world = World::new("us-east-1").await;
-    seed::instance(&world.clients.rds, "orders", "postgres", &[seed::SELECT]).await;
+    seed::instance(world.clients.rds(), "orders", "postgres", &[seed::SELECT]).await;
     let ctx = world.context(&[]);
     for time in [
         "2026-11-20T04:00:00Z",
@@ -155,8 +155,8 @@ async fn every_prune_sample_event_runs_through_the_runtime_api() {
 #[tokio::test]
 async fn every_monitor_sample_event_runs_through_the_runtime_api() {
     let world = World::new("us-east-1").await;
-    seed::instance(&world.clients.rds, "orders", "postgres", &[seed::SELECT]).await;
-    seed::instance(&world.clients.rds, "ledger", "postgres", &[seed::SELECT]).await;
+    seed::instance(world.clients.rds(), "orders", "postgres", &[seed::SELECT]).await;
+    seed::instance(world.clients.rds(), "ledger", "postgres", &[seed::SELECT]).await;
     let ctx = world.context(&[]);
     lifeboat_snapshot::handle(&ctx, lambda(json!({"databases": ["orders"]})))
         .await
@@ -353,7 +353,7 @@ async fn a_document_nested_too_deep_is_refused_by_the_runtime() {
         "{}",
         run.invocations[1].error_message()
     );
-    let snapshots = lifeboat::aws::rds::describe_manual_snapshots(&world.clients.rds)
+    let snapshots = lifeboat::aws::rds::describe_manual_snapshots(world.clients.rds())
         .await
         .unwrap();
     assert_eq!(snapshots.len(), 1, "only the second event snapshotted");

@@ -13,7 +13,7 @@ const TAGGED: &[(&str, &str)] = &[seed::SELECT, ("team", "payments")];
 /// Aurora cluster with two members) and reports (untagged cluster).
 async fn fleet_world() -> World {
     let world = World::new(REGION).await;
-    let rds = &world.clients.rds;
+    let rds = world.clients.rds();
     seed::instance(rds, "orders", "postgres", TAGGED).await;
     seed::instance(rds, "analytics", "mysql", &[("team", "data")]).await;
     seed::cluster(
@@ -52,7 +52,7 @@ fn outcome<'a>(summary: &'a Value, database: &str) -> &'a Value {
 
 /// Manual DB snapshots and DB cluster snapshots in the account, by id.
 async fn snapshot_ids(world: &World) -> Vec<String> {
-    let all = lifeboat::aws::rds::describe_manual_snapshots(&world.clients.rds)
+    let all = lifeboat::aws::rds::describe_manual_snapshots(world.clients.rds())
         .await
         .unwrap();
     let mut ids: Vec<String> = all.into_iter().map(|s| s.id).collect();
@@ -99,7 +99,7 @@ async fn snapshots_carry_lifeboat_tags() {
     invoke(&world, sample_event("snapshot-scheduled.json"))
         .await
         .unwrap();
-    let rds = &world.clients.rds;
+    let rds = world.clients.rds();
     let instance = rds
         .describe_db_snapshots()
         .db_snapshot_identifier("lifeboat-orders-20261124-0400")
@@ -417,7 +417,7 @@ async fn a_retry_of_a_request_without_a_time_finds_its_own_snapshots() {
             .unwrap();
         assert!(other.counts.contains_key("created"), "{payload}: {other:?}");
     }
-    let tagged = lifeboat::aws::rds::describe_manual_snapshots(&world.clients.rds)
+    let tagged = lifeboat::aws::rds::describe_manual_snapshots(world.clients.rds())
         .await
         .unwrap()
         .into_iter()

@@ -58,14 +58,14 @@ impl World {
         let account = Account::new();
         let clients = Clients::with_policy(account.sdk_config(region), UNPACED);
         let bucket = format!("lifeboat-catalog-{}", account.id);
-        seed::bucket_in(&clients.s3, &bucket, region).await;
+        seed::bucket_in(clients.s3(), &bucket, region).await;
         let mut buckets = BTreeMap::from([(region.to_string(), bucket.clone())]);
         for other in REGIONS.iter().filter(|r| **r != region) {
             let name = format!("lifeboat-catalog-{}-{other}", account.id);
             seed::bucket_in(&clients.s3_in(other), &name, other).await;
             buckets.insert(other.to_string(), name);
         }
-        seed::event_tap(&clients.events, &account, region).await;
+        seed::event_tap(clients.events(), &account, region).await;
         World {
             account,
             region: region.to_string(),

@@ -105,12 +105,14 @@ pub async fn run(
         match request {
             // Answered above; nothing to list.
             Request::Nothing { trigger, .. } => Ok((trigger, Vec::new(), Vec::new())),
-            Request::Reconcile { trigger, .. } => rds::describe_manual_snapshots(&ctx.clients.rds)
-                .await
-                .map(|all| {
-                    let sources = all.into_iter().filter(|s| is_original(ctx, s)).collect();
-                    (trigger, sources, Vec::new())
-                }),
+            Request::Reconcile { trigger, .. } => {
+                rds::describe_manual_snapshots(ctx.clients.rds())
+                    .await
+                    .map(|all| {
+                        let sources = all.into_iter().filter(|s| is_original(ctx, s)).collect();
+                        (trigger, sources, Vec::new())
+                    })
+            }
             Request::Snapshots {
                 trigger, snapshots, ..
             } => resolve(ctx, &snapshots)
@@ -248,7 +250,7 @@ async fn resolve(ctx: &Context, names: &[String]) -> Result<(Vec<Snapshot>, Vec<
         } else {
             (name.as_str(), None)
         };
-        let Some(snapshot) = rds::find_snapshot(&ctx.clients.rds, id, kind).await? else {
+        let Some(snapshot) = rds::find_snapshot(ctx.clients.rds(), id, kind).await? else {
             outcomes.push(
                 Entry::new(
                     id,

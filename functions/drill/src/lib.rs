@@ -187,7 +187,7 @@ pub async fn start(
 
     let only =
         databases.or_else(|| (!settings.databases.is_empty()).then(|| settings.databases.clone()));
-    let snapshots = rds::describe_manual_snapshots(&ctx.clients.rds).await?;
+    let snapshots = rds::describe_manual_snapshots(ctx.clients.rds()).await?;
     let (candidates, skipped) = drill::candidates(&snapshots, &region, only.as_deref());
     outcomes.extend(
         skipped
@@ -330,7 +330,7 @@ async fn begin(
 
 /// Why a drill of `target` is already under way, if one is.
 async fn running(ctx: &Context, kind: DatabaseKind, target: &str) -> Result<Option<String>, Error> {
-    let found = rds::drill::describe(&ctx.clients.rds, kind, target).await?;
+    let found = rds::drill::describe(ctx.clients.rds(), kind, target).await?;
     Ok(found.map(|db| {
         if db.tags.get(tags::DRILL).map(String::as_str) == Some(tags::DRILL_VALUE) {
             format!(
@@ -348,7 +348,7 @@ async fn running(ctx: &Context, kind: DatabaseKind, target: &str) -> Result<Opti
 /// Deletes every drill DB older than the drill timeout: a drill that
 /// crashed between its start and its clean-up.
 async fn clean_up_leftovers(ctx: &Context, now: DateTime<Utc>) -> Result<Vec<Entry>, Error> {
-    let fleet = rds::describe_fleet(&ctx.clients.rds).await?;
+    let fleet = rds::describe_fleet(ctx.clients.rds()).await?;
     let mut outcomes = Vec::new();
     for db in fleet
         .databases
@@ -356,7 +356,7 @@ async fn clean_up_leftovers(ctx: &Context, now: DateTime<Utc>) -> Result<Vec<Ent
         .filter(|db| db.member_of.is_none())
         .filter(|db| drill::is_leftover(&db.tags, now, ctx.config.drill.timeout))
     {
-        let outcome = match rds::drill::delete(&ctx.clients.rds, db.kind, &db.identifier).await {
+        let outcome = match rds::drill::delete(ctx.clients.rds(), db.kind, &db.identifier).await {
             Ok(_) => Outcome::Deleted,
             Err(e) => Outcome::failed(&e),
         };
@@ -377,7 +377,7 @@ pub async fn check_progress(
     now: DateTime<Utc>,
 ) -> Result<Report, Error> {
     let observed =
-        rds::drill::describe(&ctx.clients.rds, drill.database_kind, &drill.target).await?;
+        rds::drill::describe(ctx.clients.rds(), drill.database_kind, &drill.target).await?;
     let state = match observed {
         None => "gone",
         Some(db) if db.is_available() => {
@@ -401,7 +401,7 @@ pub async fn finish(
     now: DateTime<Utc>,
     request_id: &str,
 ) -> DrillResult {
-    let rds = &ctx.clients.rds;
+    let rds = ctx.clients.rds();
     let mut checks = Vec::new();
     let observed = rds::drill::describe(rds, drill.database_kind, &drill.target).await;
     match &observed {
@@ -583,7 +583,7 @@ async fn snapshot_record(
     drill: &Drill,
 ) -> Result<Record<record::SnapshotRecord>, String> {
     let snapshot = rds::find_snapshot(
-        &ctx.clients.rds,
+        ctx.clients.rds(),
         &drill.snapshot_id,
         Some(drill.database_kind),
     )

@@ -84,7 +84,7 @@ pub async fn run(ctx: &Context, request: Request) -> Result<Summary, Error> {
     let mut message = Vec::new();
     let mut findings = match ctx.config.stack_role {
         StackRole::Primary => {
-            let fleet = rds::describe_fleet(&ctx.clients.rds).await?;
+            let fleet = rds::describe_fleet(ctx.clients.rds()).await?;
             let (protected, unprotected) = recovery_point::coverage(&fleet, &ctx.config.select_tag);
             let names: Vec<&str> = unprotected
                 .iter()
@@ -129,7 +129,7 @@ pub async fn run(ctx: &Context, request: Request) -> Result<Summary, Error> {
             findings
         }
         StackRole::Recovery => {
-            let snapshots = rds::describe_manual_snapshots(&ctx.clients.rds).await?;
+            let snapshots = rds::describe_manual_snapshots(ctx.clients.rds()).await?;
             let catalog = ctx.catalog();
             let recorded = recorded_series(&catalog, &own).await?;
             let series: Vec<Series> = recovery_point::recovered_here(&snapshots, &recorded, &own)

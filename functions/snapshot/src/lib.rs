@@ -99,9 +99,9 @@ pub async fn run(
     // A scheduled run of every selected DB also records what earlier runs
     // took but could not record (the catalog was unreachable).
     let repairing = *scope == Scope::Selected;
-    let (fleet, taken) = tokio::try_join!(rds::describe_fleet(&ctx.clients.rds), async {
+    let (fleet, taken) = tokio::try_join!(rds::describe_fleet(ctx.clients.rds()), async {
         match repairing {
-            true => rds::describe_manual_snapshots(&ctx.clients.rds).await,
+            true => rds::describe_manual_snapshots(ctx.clients.rds()).await,
             false => Ok(Vec::new()),
         }
     })?;
@@ -172,7 +172,7 @@ async fn earlier_recovery_point(
     ctx: &Context,
     request_id: &str,
 ) -> Result<Option<chrono::DateTime<Utc>>, Error> {
-    let snapshots = rds::describe_manual_snapshots(&ctx.clients.rds).await?;
+    let snapshots = rds::describe_manual_snapshots(ctx.clients.rds()).await?;
     Ok(snapshots
         .iter()
         .filter(|s| s.is_managed())
@@ -208,7 +208,7 @@ async fn snapshot_one(
         request.recovery_point,
     );
     tags.extend(retry_key.map(|id| (tags::REQUEST_ID.to_string(), id.to_string())));
-    let snapshot = match rds::create_snapshot(&ctx.clients.rds, db, &snapshot_id, &tags).await {
+    let snapshot = match rds::create_snapshot(ctx.clients.rds(), db, &snapshot_id, &tags).await {
         Ok(snapshot) => snapshot,
         Err(e) => return failed(region, request, db, &snapshot_id, &e),
     };

@@ -737,5 +737,9 @@ mod tests {
         assert!(!is_copy_limit_message(
             "The request cannot be processed because it would exceed the maximum number of snapshots."
         ));
+        // SnapshotQuotaExceededFault as the RDS API reference words it.
+        assert!(!is_copy_limit_message(
+            "The request would result in the user exceeding the allowed number of DB snapshots."
+        ));
     }
 }

@@ -44,7 +44,7 @@ impl Context {
     /// The catalog in this function's own region's bucket.
     pub fn catalog(&self) -> Catalog {
         Catalog::new(
-            self.clients.s3.clone(),
+            self.clients.s3().clone(),
             &self.config.catalog_bucket,
             &self.config.catalog_prefix,
         )
@@ -64,6 +64,6 @@ impl Context {
 
     /// The publisher for Lifeboat's events on the configured bus.
     pub fn publisher(&self) -> Publisher {
-        Publisher::new(self.clients.events.clone(), &self.config.event_bus)
+        Publisher::new(self.clients.events().clone(), &self.config.event_bus)
     }
 }

@@ -294,7 +294,7 @@ async fn run_steps(
 }
 
 async fn seed_fleet(world: &World) {
-    let rds = &world.clients.rds;
+    let rds = world.clients.rds();
     let tagged = [seed::SELECT, ("team", "payments")];
     seed::instance(rds, "orders", "postgres", &tagged).await;
     seed::instance(rds, "inventory", "mysql", &tagged).await;
