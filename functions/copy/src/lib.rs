@@ -105,14 +105,12 @@ pub async fn run(
         match request {
             // Answered above; nothing to list.
             Request::Nothing { trigger, .. } => Ok((trigger, Vec::new(), Vec::new())),
-            Request::Reconcile { trigger, .. } => {
-                rds::describe_manual_snapshots(ctx.clients.rds())
-                    .await
-                    .map(|all| {
-                        let sources = all.into_iter().filter(|s| is_original(ctx, s)).collect();
-                        (trigger, sources, Vec::new())
-                    })
-            }
+            Request::Reconcile { trigger, .. } => rds::describe_manual_snapshots(ctx.clients.rds())
+                .await
+                .map(|all| {
+                    let sources = all.into_iter().filter(|s| is_original(ctx, s)).collect();
+                    (trigger, sources, Vec::new())
+                }),
             Request::Snapshots {
                 trigger, snapshots, ..
             } => resolve(ctx, &snapshots)

@@ -12,10 +12,14 @@ use serde_json::Value;
 /// can be slow, and the drill's Lambda allows it.
 const VALIDATOR_TIMEOUT: Duration = Duration::from_secs(600);
 
-/// The Lambda client a drill invokes the validator with.
+/// The Lambda client a drill invokes the validator with, built on its
+/// first use: most drills have no validator, and a cold start need not
+/// wait for a client it may never use.
 #[derive(Debug, Clone)]
 pub struct Validator {
-    lambda: aws_sdk_lambda::Client,
+    clients: lifeboat::aws::clients::Clients,
+    endpoint: Option<String>,
+    lambda: std::sync::Arc<std::sync::OnceLock<aws_sdk_lambda::Client>>,
 }
 
 impl Validator {
@@ -28,23 +32,31 @@ impl Validator {
 
     /// As `from_context`, with the Lambda endpoint given.
     pub fn with_endpoint(ctx: &Context, endpoint: Option<&str>) -> Self {
-        let timeouts = aws_sdk_lambda::config::timeout::TimeoutConfig::builder()
-            .connect_timeout(ctx.clients.policy().connect_timeout)
-            .operation_attempt_timeout(VALIDATOR_TIMEOUT)
-            .operation_timeout(VALIDATOR_TIMEOUT)
-            .build();
-        let mut config = aws_sdk_lambda::config::Builder::from(ctx.clients.sdk_config())
-            .timeout_config(timeouts)
-            // An invocation is not safe to repeat blindly: one attempt.
-            .retry_config(
-                aws_sdk_lambda::config::retry::RetryConfig::standard().with_max_attempts(1),
-            );
-        if let Some(endpoint) = endpoint {
-            config = config.endpoint_url(endpoint);
-        }
         Validator {
-            lambda: aws_sdk_lambda::Client::from_conf(config.build()),
+            clients: ctx.clients.clone(),
+            endpoint: endpoint.map(str::to_string),
+            lambda: Default::default(),
         }
+    }
+
+    fn lambda(&self) -> &aws_sdk_lambda::Client {
+        self.lambda.get_or_init(|| {
+            let timeouts = aws_sdk_lambda::config::timeout::TimeoutConfig::builder()
+                .connect_timeout(self.clients.policy().connect_timeout)
+                .operation_attempt_timeout(VALIDATOR_TIMEOUT)
+                .operation_timeout(VALIDATOR_TIMEOUT)
+                .build();
+            let mut config = aws_sdk_lambda::config::Builder::from(self.clients.sdk_config())
+                .timeout_config(timeouts)
+                // An invocation is not safe to repeat blindly: one attempt.
+                .retry_config(
+                    aws_sdk_lambda::config::retry::RetryConfig::standard().with_max_attempts(1),
+                );
+            if let Some(endpoint) = &self.endpoint {
+                config = config.endpoint_url(endpoint);
+            }
+            aws_sdk_lambda::Client::from_conf(config.build())
+        })
     }
 
     /// Invokes `function` with `payload` and returns its answer, or what
@@ -52,7 +64,7 @@ impl Validator {
     /// JSON, a call that failed.
     pub async fn invoke(&self, function: &str, payload: &Value) -> Result<Value, String> {
         let out = self
-            .lambda
+            .lambda()
             .invoke()
             .function_name(function)
             .payload(Blob::new(payload.to_string()))
