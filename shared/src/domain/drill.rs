@@ -128,14 +128,48 @@ fn check(name: &str, passed: bool, detail: String) -> Check {
     }
 }
 
-fn compare<T: PartialEq + std::fmt::Debug>(name: &str, recorded: T, observed: T) -> Check {
+fn compare<T: PartialEq + Shown>(name: &str, recorded: T, observed: T) -> Check {
     let passed = recorded == observed;
     let detail = if passed {
-        format!("{observed:?}, as recorded")
+        format!("{}, as recorded", observed.shown())
     } else {
-        format!("recorded {recorded:?}, restored {observed:?}")
+        format!(
+            "recorded {}, restored {}",
+            recorded.shown(),
+            observed.shown()
+        )
     };
     check(name, passed, detail)
+}
+
+/// A value in a check's detail, as a person reads it.
+trait Shown {
+    fn shown(&self) -> String;
+}
+
+impl Shown for &str {
+    fn shown(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl Shown for usize {
+    fn shown(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl<T: Shown> Shown for Option<T> {
+    fn shown(&self) -> String {
+        self.as_ref()
+            .map_or_else(|| "none".to_string(), Shown::shown)
+    }
+}
+
+impl Shown for i32 {
+    fn shown(&self) -> String {
+        self.to_string()
+    }
 }
 
 /// The checks a drill DB must pass: available (with every cluster member),
