@@ -94,7 +94,7 @@ pub struct Minimum {
 
 /// The operations in a `Minimum` that are not RDS's: the catalog's and
 /// the events'.
-const NOT_RDS: [&str; 2] = ["PutObject", "PutEvents"];
+const NOT_RDS: [&str; 4] = ["PutObject", "GetObject", "ListObjectsV2", "PutEvents"];
 
 impl Minimum {
     pub fn total(&self) -> u64 {
@@ -120,9 +120,11 @@ impl Minimum {
     }
 }
 
-/// `lifeboat-snapshot` on a schedule over `fleet`: list the fleet (tags
-/// come with each page), one create and one catalog record per selected
-/// DB, and the events in batches.
+/// `lifeboat-snapshot` on a schedule over `fleet` in a fresh account:
+/// list the fleet (tags come with each page) and the manual snapshots
+/// already taken (one empty page each: a snapshot without its record is
+/// repaired, so they must be looked at), one create and one catalog record
+/// per selected DB, the events in batches, and the run's record.
 pub fn snapshot(fleet: &Fleet) -> Minimum {
     let instance_pages = pages(fleet.all_instances());
     let cluster_pages = pages(fleet.clusters);
@@ -131,13 +133,16 @@ pub fn snapshot(fleet: &Fleet) -> Minimum {
         calls: vec![
             ("DescribeDBInstances", instance_pages),
             ("DescribeDBClusters", cluster_pages),
+            ("DescribeDBSnapshots", 1),
+            ("DescribeDBClusterSnapshots", 1),
             ("CreateDBSnapshot", fleet.selected_instances()),
             ("CreateDBClusterSnapshot", fleet.clusters),
-            ("PutObject", selected),
+            ("PutObject", selected + 1),
             ("PutEvents", selected.div_ceil(EVENTS_PER_CALL)),
         ],
-        // The two listings run side by side; then create, record, announce.
-        critical_path: instance_pages.max(cluster_pages) + 3,
+        // The listings run side by side; then create, record, announce,
+        // and the run's record.
+        critical_path: instance_pages.max(cluster_pages) + 4,
     }
 }
 
@@ -151,8 +156,11 @@ pub fn copies_started(fleet: &Fleet) -> (u64, u64) {
 
 /// `lifeboat-copy` reconciling into one empty DR region after a snapshot
 /// run over `fleet`: list the manual snapshots in the source and the DR
-/// region, start what RDS's in-flight limits allow, one record per copy,
-/// and the events in batches.
+/// region and what the catalogs hold (the source's copy records; the DR
+/// catalog's snapshot and copy records), start what RDS's in-flight limits
+/// allow, and for each copy its record in both catalogs and the source
+/// snapshot's record read and written into the DR catalog; the events in
+/// batches and the run's record.
 pub fn copy(fleet: &Fleet) -> Minimum {
     let source_pages = pages(fleet.selected_instances());
     let source_cluster_pages = pages(fleet.clusters);
@@ -163,14 +171,17 @@ pub fn copy(fleet: &Fleet) -> Minimum {
             // Source and DR region, one listing each.
             ("DescribeDBSnapshots", source_pages + 1),
             ("DescribeDBClusterSnapshots", source_cluster_pages + 1),
+            ("ListObjectsV2", 3),
             ("CopyDBSnapshot", instances),
             ("CopyDBClusterSnapshot", clusters),
-            ("PutObject", copies),
+            ("GetObject", copies),
+            ("PutObject", copies * 3 + 1),
             ("PutEvents", copies.div_ceil(EVENTS_PER_CALL)),
         ],
-        // All four listings can run side by side; then copy, record,
-        // announce.
-        critical_path: source_pages.max(source_cluster_pages) + 3,
+        // All the listings can run side by side; then copy, the records
+        // (the snapshot's record is read before it is written), announce,
+        // and the run's record.
+        critical_path: source_pages.max(source_cluster_pages) + 6,
     }
 }
 
@@ -205,11 +216,12 @@ mod tests {
         assert_eq!(m.of("DescribeDBClusters"), 1);
         assert_eq!(m.of("CreateDBSnapshot"), 900);
         assert_eq!(m.of("CreateDBClusterSnapshot"), 50);
-        assert_eq!(m.of("PutObject"), 950);
+        assert_eq!(m.of("DescribeDBSnapshots"), 1);
+        assert_eq!(m.of("PutObject"), 950 + 1); // and the run's record
         assert_eq!(m.of("PutEvents"), 95);
-        assert_eq!(m.total(), 11 + 1 + 900 + 50 + 950 + 95);
-        assert_eq!(m.rds_calls(), 11 + 1 + 900 + 50);
-        assert_eq!(m.critical_path, 14);
+        assert_eq!(m.total(), 11 + 1 + 2 + 900 + 50 + 951 + 95);
+        assert_eq!(m.rds_calls(), 11 + 1 + 2 + 900 + 50);
+        assert_eq!(m.critical_path, 15);
     }
 
     #[test]
@@ -219,6 +231,11 @@ mod tests {
         assert_eq!(m.of("CopyDBClusterSnapshot"), 5);
         assert_eq!(m.of("DescribeDBSnapshots"), 9 + 1);
         assert_eq!(m.of("PutEvents"), 3);
+        // Each copy's record in both catalogs, the snapshot's record read
+        // and put into the DR catalog; the run's record.
+        assert_eq!(m.of("GetObject"), 25);
+        assert_eq!(m.of("PutObject"), 25 * 3 + 1);
+        assert_eq!(m.rds_calls(), 10 + 2 + 25);
         let small = copy(&Fleet::of_size(10));
         assert_eq!(small.of("CopyDBSnapshot"), 9);
         assert_eq!(small.of("CopyDBClusterSnapshot"), 1);

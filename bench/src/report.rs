@@ -240,7 +240,8 @@ pub fn markdown(report: &Report) -> String {
          and a cold start), their range in brackets. **floor**: max(minimum calls ÷ serving rate, critical \
          path × one call + one new connection), the least any implementation could take \
          against this emulator at this latency (the critical path: the pages of the longest \
-         listing, then create or copy, then its record, then the event batch); **× floor** is \
+         listing, then create or copy, then its records, then the event batch, then the run's \
+         record); **× floor** is \
          handler ÷ floor. **one at a time**: the minimum calls \
          made one after another (minimum calls × one call), what the same work costs without \
          concurrency. **CPU**: the function process's CPU time, user and system, cold start \
@@ -690,7 +691,7 @@ mod tests {
         let refs: Vec<&RunReport> = runs.iter().collect();
         let table = calls_table(&refs);
         assert!(table.contains("| DescribeDBInstances | 1 (1) |"), "{table}");
-        assert!(table.contains("| PutObject | 0 (10) |"), "{table}");
+        assert!(table.contains("| PutObject | 0 (11) |"), "{table}");
         assert!(
             table.contains("At 40 ms, fleet 10: DescribeDBInstances 12,"),
             "{table}"
