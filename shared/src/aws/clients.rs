@@ -109,7 +109,7 @@ pub struct Clients {
     /// (clones share them): building an SDK client resolves its whole
     /// configuration, a fifth of a millisecond each, which a cold start
     /// need not wait for before its first poll.
-    own: Arc<Own>,
+    own: Arc<Regional>,
     /// RDS and S3 clients for the DR regions, each built on its first use
     /// and kept from then on (clones share them): each RDS client carries
     /// its region's pace, and building one per call would start a new
@@ -119,17 +119,13 @@ pub struct Clients {
     regional: Arc<BTreeMap<String, Regional>>,
 }
 
-#[derive(Debug, Default)]
-struct Own {
-    rds: OnceLock<aws_sdk_rds::Client>,
-    s3: OnceLock<aws_sdk_s3::Client>,
-    events: OnceLock<aws_sdk_eventbridge::Client>,
-}
-
+/// One region's clients, each built on its first use.
 #[derive(Debug, Default)]
 struct Regional {
     rds: OnceLock<aws_sdk_rds::Client>,
     s3: OnceLock<aws_sdk_s3::Client>,
+    /// Only the function's own region's: events go to its own bus.
+    events: OnceLock<aws_sdk_eventbridge::Client>,
 }
 
 impl Clients {

@@ -128,48 +128,25 @@ fn check(name: &str, passed: bool, detail: String) -> Check {
     }
 }
 
-fn compare<T: PartialEq + Shown>(name: &str, recorded: T, observed: T) -> Check {
+/// A check that the restored DB has what the record says; values read as
+/// a person reads them ("none" where there is none).
+fn compare<T: PartialEq + std::fmt::Display>(
+    name: &str,
+    recorded: Option<T>,
+    observed: Option<T>,
+) -> Check {
+    let shown = |v: &Option<T>| v.as_ref().map_or_else(|| "none".to_string(), T::to_string);
     let passed = recorded == observed;
     let detail = if passed {
-        format!("{}, as recorded", observed.shown())
+        format!("{}, as recorded", shown(&observed))
     } else {
         format!(
             "recorded {}, restored {}",
-            recorded.shown(),
-            observed.shown()
+            shown(&recorded),
+            shown(&observed)
         )
     };
     check(name, passed, detail)
-}
-
-/// A value in a check's detail, as a person reads it.
-trait Shown {
-    fn shown(&self) -> String;
-}
-
-impl Shown for &str {
-    fn shown(&self) -> String {
-        self.to_string()
-    }
-}
-
-impl Shown for usize {
-    fn shown(&self) -> String {
-        self.to_string()
-    }
-}
-
-impl<T: Shown> Shown for Option<T> {
-    fn shown(&self) -> String {
-        self.as_ref()
-            .map_or_else(|| "none".to_string(), Shown::shown)
-    }
-}
-
-impl Shown for i32 {
-    fn shown(&self) -> String {
-        self.to_string()
-    }
 }
 
 /// The checks a drill DB must pass: available (with every cluster member),
@@ -202,11 +179,15 @@ pub fn verify(
             return checks;
         }
     };
-    checks.push(compare("engine", record.engine.as_str(), &observed.engine));
+    checks.push(compare(
+        "engine",
+        Some(&record.engine),
+        Some(&observed.engine),
+    ));
     checks.push(compare(
         "engine version",
-        record.engine_version.as_str(),
-        &observed.engine_version,
+        Some(&record.engine_version),
+        Some(&observed.engine_version),
     ));
     match (&record.config, kind) {
         (DatabaseConfig::Instance(config), DatabaseKind::Instance) => {
@@ -229,8 +210,8 @@ pub fn verify(
             ));
             checks.push(compare(
                 "cluster members",
-                config.members.len(),
-                observed.members.len(),
+                Some(config.members.len()),
+                Some(observed.members.len()),
             ));
         }
         _ => checks.push(check(
